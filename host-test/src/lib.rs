@@ -1,0 +1,17 @@
+//! Reference wasmtime host for the `kinesis-target` component.
+//!
+//! - [`runtime`]: compile the component once, instantiate one isolated
+//!   [`runtime::TargetInstance`] per target, call `configure`/`push`/`flush`.
+//! - [`tenant`]: a target instance plus the bookkeeping that proves every
+//!   event comes back exactly once.
+//! - [`config_file`]: the user's YAML/JSON `targets:` file, with `${VAR}`.
+//! - [`local_endpoint`]: a small in-process Kinesis endpoint for the demo
+//!   and tests.
+
+pub mod config_file;
+pub mod local_endpoint;
+pub mod runtime;
+pub mod tenant;
+
+pub use runtime::{KinesisRuntime, TargetInstance, wit};
+pub use tenant::Tenant;

@@ -1,0 +1,88 @@
+//! Events waiting to be sent, cut into PutRecords-sized batches.
+//!
+//! A batch closes when it holds `max_events` records or when the next record
+//! would push it past `max_request_size` (AWS counts data + partition key
+//! bytes, before base64), so every closed batch is a valid request.
+
+use std::collections::VecDeque;
+
+/// One event on its way to becoming a Kinesis record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub id: u64,
+    pub data: Vec<u8>,
+}
+
+/// Records for one PutRecords request.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub records: Vec<Record>,
+    /// Sum over records of data + partition key bytes.
+    pub payload_bytes: usize,
+}
+
+/// Limits a batch must respect.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_events: usize,
+    pub max_request_size: usize,
+    pub partition_key_len: usize,
+}
+
+/// Accumulates records; closed batches wait in `ready` until sent.
+#[derive(Debug)]
+pub struct Batcher {
+    limits: BatchLimits,
+    open: Batch,
+    ready: VecDeque<Batch>,
+}
+
+impl Batcher {
+    pub fn new(limits: BatchLimits) -> Self {
+        Self { limits, open: Batch::default(), ready: VecDeque::new() }
+    }
+
+    /// Size a record counts for against the request limit.
+    pub fn record_size(&self, data_len: usize) -> usize {
+        data_len + self.limits.partition_key_len
+    }
+
+    /// Adds a record that fits the record limit (the caller checked).
+    pub fn add(&mut self, record: Record) {
+        let size = self.record_size(record.data.len());
+        if !self.open.records.is_empty() && self.open.payload_bytes + size > self.limits.max_request_size {
+            self.close();
+        }
+        self.open.payload_bytes += size;
+        self.open.records.push(record);
+        if self.open.records.len() >= self.limits.max_events
+            || self.open.payload_bytes >= self.limits.max_request_size
+        {
+            self.close();
+        }
+    }
+
+    /// Closes the open batch, if it has records, so it can be sent.
+    pub fn close(&mut self) {
+        if !self.open.records.is_empty() {
+            self.ready.push_back(std::mem::take(&mut self.open));
+        }
+    }
+
+    /// The next batch that is ready to send.
+    pub fn pop_ready(&mut self) -> Option<Batch> {
+        self.ready.pop_front()
+    }
+
+    /// Records buffered, open or closed.
+    pub fn len(&self) -> usize {
+        self.open.records.len() + self.ready.iter().map(|b| b.records.len()).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+//! The WIT exports: `datastream:target/kinesis`, backed by one [`Target`].
+
+use crate::batch::Record;
+use crate::config;
+use crate::report::{self, Failure, Origin, Outcome, codes};
+use crate::target::Target;
+use crate::wasi_http::{WasiClock, WasiHttp};
+use std::cell::RefCell;
+
+wit_bindgen::generate!({
+    world: "amazonkinesis",
+    path: "wit",
+    with: {
+        "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+        "wasi:http/types@0.2.12": wasip2::http::types,
+        "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+    },
+});
+
+use exports::datastream::target::kinesis as wit;
+
+/// A component instance serves one target; the host calls it from one thread.
+struct State {
+    target: Option<Target<WasiHttp, WasiClock>>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = const { RefCell::new(State { target: None }) };
+}
+
+struct Component;
+
+impl wit::Guest for Component {
+    fn configure(config: String) -> Result<wit::TargetInfo, wit::ConfigError> {
+        let config = config::parse(&config)
+            .map_err(|e| wit::ConfigError { field: e.field, message: e.message })?;
+        let info = target_info(&config);
+        STATE.with_borrow_mut(|state| match &mut state.target {
+            Some(target) => target.reconfigure(config),
+            None => state.target = Some(Target::new(config, WasiHttp, WasiClock)),
+        });
+        Ok(info)
+    }
+
+    fn push(events: Vec<wit::Event>) -> wit::Report {
+        STATE.with_borrow_mut(|state| match &mut state.target {
+            Some(target) => {
+                target.push(events.into_iter().map(|e| Record { id: e.id, data: e.data }));
+                to_wit(target.take_report())
+            }
+            None => {
+                let failure = Failure::target(codes::NOT_CONFIGURED, "push before a successful configure", true);
+                let outcomes = events
+                    .into_iter()
+                    .map(|e| report::EventOutcome { id: e.id, outcome: Outcome::Failed(failure.clone()) })
+                    .collect();
+                to_wit(report::Report { outcomes, ..Default::default() })
+            }
+        })
+    }
+
+    fn flush() -> wit::Report {
+        STATE.with_borrow_mut(|state| match &mut state.target {
+            Some(target) => {
+                target.flush();
+                to_wit(target.take_report())
+            }
+            None => to_wit(report::Report::default()),
+        })
+    }
+}
+
+fn target_info(c: &config::TargetConfig) -> wit::TargetInfo {
+    wit::TargetInfo {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        pipelines: c.pipelines.clone(),
+        stream: c.stream.as_str().to_string(),
+        region: c.region.clone(),
+        endpoint: c.endpoint.url(),
+        max_events: c.max_events as u32,
+    }
+}
+
+fn to_wit(r: report::Report) -> wit::Report {
+    wit::Report {
+        accepted: r.accepted,
+        requests: r.requests,
+        bytes_sent: r.bytes_sent,
+        outcomes: r
+            .outcomes
+            .into_iter()
+            .map(|o| wit::EventOutcome {
+                id: o.id,
+                outcome: match o.outcome {
+                    Outcome::Delivered { shard_id, sequence_number } => {
+                        wit::Outcome::Delivered(wit::Delivered { shard_id, sequence_number })
+                    }
+                    Outcome::Failed(f) => wit::Outcome::Failed(wit::Failed {
+                        code: f.code,
+                        message: f.message,
+                        retryable: f.retryable,
+                        origin: match f.origin {
+                            Origin::Kinesis => wit::FailureOrigin::Kinesis,
+                            Origin::Transport => wit::FailureOrigin::Transport,
+                            Origin::Target => wit::FailureOrigin::Target,
+                        },
+                    }),
+                },
+            })
+            .collect(),
+    }
+}
+
+export!(Component);

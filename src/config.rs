@@ -1,0 +1,421 @@
+//! The target definition a user writes (SPEC section 1), parsed and validated.
+//!
+//! Every error names the field by its dotted path and states the rule, so a
+//! user can fix a config without reading our source. Values may arrive as
+//! strings where numbers or booleans are expected (`${VAR}` substitution in
+//! config files yields strings), so both spellings are accepted.
+
+use crate::endpoint::Endpoint;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Kinesis' own limit on records per PutRecords request.
+pub const MAX_EVENTS_LIMIT: u64 = 500;
+/// Default record limit (data + partition key), AWS's default per stream.
+pub const DEFAULT_MAX_RECORD_SIZE: u64 = 1024 * 1024;
+/// Default request limit (sum of data + partition key), AWS's historical limit.
+pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 5 * 1024 * 1024;
+/// Both size limits may be raised to this, which AWS allows since late 2025.
+pub const SIZE_LIMIT_CEILING: u64 = 10 * 1024 * 1024;
+
+/// A configuration error: `field` is the dotted path, `message` the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Static credentials from `key` / `secret` / `session`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+// Secrets must never reach a log line, even through `{:?}`.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Where the stream is named: by name, or by ARN (sent as `StreamARN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamRef {
+    Name(String),
+    Arn(String),
+}
+
+impl StreamRef {
+    pub fn as_str(&self) -> &str {
+        match self {
+            StreamRef::Name(s) | StreamRef::Arn(s) => s,
+        }
+    }
+}
+
+/// A validated `amazonkinesis` target.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    pub name: String,
+    pub description: Option<String>,
+    pub pipelines: Vec<String>,
+    pub credentials: Credentials,
+    pub region: String,
+    pub endpoint: Endpoint,
+    pub stream: StreamRef,
+    pub partition_key: String,
+    pub max_events: usize,
+    pub timeout: Duration,
+    /// Extension: per-record limit, data + partition key bytes.
+    pub max_record_size: usize,
+    /// Extension: per-request limit, sum of data + partition key bytes.
+    pub max_request_size: usize,
+    /// Extension: re-sends of a retryable failure before it is reported.
+    pub max_retries: u32,
+}
+
+const TARGET_FIELDS: &[&str] = &["name", "description", "type", "pipelines", "status", "properties"];
+const PROPERTY_FIELDS: &[&str] = &[
+    "key",
+    "secret",
+    "session",
+    "region",
+    "endpoint",
+    "stream",
+    "partition_key",
+    "max_events",
+    "timeout",
+    "field_format",
+    "interval",
+    "cron",
+    "debug",
+    "max_record_size",
+    "max_request_size",
+    "max_retries",
+];
+const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
+
+/// Parses and validates one target definition given as JSON text.
+///
+/// ```
+/// let cfg = kinesis_target::config::parse(r#"{"name":"t","type":"amazonkinesis",
+///   "properties":{"key":"AKID","secret":"s","region":"us-east-1","stream":"logs"}}"#).unwrap();
+/// assert_eq!(cfg.max_events, 500);
+/// assert_eq!(cfg.endpoint.url(), "https://kinesis.us-east-1.amazonaws.com/");
+/// ```
+pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| ConfigError::new("(config)", format!("not valid JSON: {e}")))?;
+    let root = Obj::new("", &value)?;
+    root.deny_unknown(TARGET_FIELDS)?;
+
+    let name = root.string("name")?.ok_or_else(|| root.missing("name"))?;
+    if name.trim().is_empty() {
+        return Err(ConfigError::new("name", "must not be empty"));
+    }
+    let description = root.string("description")?;
+    let kind = root.string("type")?.ok_or_else(|| root.missing("type"))?;
+    if kind != "amazonkinesis" {
+        return Err(ConfigError::new("type", format!("must be amazonkinesis, got {kind:?}")));
+    }
+    let pipelines = root.string_list("pipelines")?;
+    if !root.bool("status")?.unwrap_or(true) {
+        return Err(later("status", "status: false (a disabled target)"));
+    }
+
+    let props_value = root.get("properties").ok_or_else(|| root.missing("properties"))?;
+    let props = Obj::new("properties", props_value)?;
+    props.deny_unknown(PROPERTY_FIELDS)?;
+    refuse_later_features(&props)?;
+
+    let credentials = credentials(&props)?;
+    let region = props.string("region")?.ok_or_else(|| props.missing("region"))?;
+    if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(ConfigError::new(
+            "properties.region",
+            format!("must be an AWS region such as us-east-1 (lowercase letters, digits, '-'), got {region:?}"),
+        ));
+    }
+    let endpoint = match props.string("endpoint")? {
+        Some(url) => Endpoint::parse(&url).map_err(|e| ConfigError::new("properties.endpoint", e))?,
+        None => Endpoint::for_region(&region),
+    };
+    let stream = stream(&props)?;
+    let partition_key = partition_key(&props)?;
+
+    let max_events = props.uint("max_events", 1, MAX_EVENTS_LIMIT)?.unwrap_or(MAX_EVENTS_LIMIT);
+    let timeout = props.seconds("timeout")?.unwrap_or(Duration::from_secs(30));
+    let max_record_size =
+        props.uint("max_record_size", 1, SIZE_LIMIT_CEILING)?.unwrap_or(DEFAULT_MAX_RECORD_SIZE);
+    let max_request_size =
+        props.uint("max_request_size", 1, SIZE_LIMIT_CEILING)?.unwrap_or(DEFAULT_MAX_REQUEST_SIZE);
+    if max_record_size > max_request_size {
+        return Err(ConfigError::new(
+            "properties.max_record_size",
+            format!("must not exceed max_request_size ({max_request_size}), got {max_record_size}"),
+        ));
+    }
+    let max_retries = props.uint("max_retries", 0, 20)?.unwrap_or(3) as u32;
+
+    Ok(TargetConfig {
+        name,
+        description,
+        pipelines,
+        credentials,
+        region,
+        endpoint,
+        stream,
+        partition_key,
+        max_events: max_events as usize,
+        timeout,
+        max_record_size: max_record_size as usize,
+        max_request_size: max_request_size as usize,
+        max_retries,
+    })
+}
+
+fn later(field: &str, what: &str) -> ConfigError {
+    ConfigError::new(field, format!("{what} is not supported yet by this version of the target"))
+}
+
+/// Fields whose behaviour a later version brings are refused, never ignored.
+fn refuse_later_features(props: &Obj) -> Result<(), ConfigError> {
+    if props.get("field_format").is_some_and(|v| !v.is_null()) {
+        return Err(later("properties.field_format", "field normalization"));
+    }
+    if props.get("cron").is_some_and(|v| !v.is_null()) {
+        return Err(later("properties.cron", "cron scheduling"));
+    }
+    if let Some(v) = props.get("interval") {
+        if !interval_is_realtime(v).map_err(|m| ConfigError::new("properties.interval", m))? {
+            return Err(later("properties.interval", "interval scheduling (other than realtime)"));
+        }
+    }
+    if let Some(v) = props.get("debug") {
+        let debug = Obj::new("properties.debug", v)?;
+        debug.deny_unknown(DEBUG_FIELDS)?;
+        debug.bool("dont_send_logs")?; // validated; without status it has no effect (SPEC 6)
+        if debug.bool("status")?.unwrap_or(false) {
+            return Err(later("properties.debug.status", "debug logging"));
+        }
+    }
+    Ok(())
+}
+
+/// SPEC 5: absent, 0, 1 or under a second means realtime.
+fn interval_is_realtime(v: &Value) -> Result<bool, String> {
+    let text = match v {
+        Value::Null => return Ok(true),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_ascii_lowercase(),
+        other => return Err(format!("must be seconds or a number with s/m/h/d, got {other}")),
+    };
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, c)) if "smhd".contains(c) => (&text[..i], c),
+        _ => (text.as_str(), 's'),
+    };
+    let amount: f64 = digits
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        .ok_or_else(|| format!("must be seconds or a number with s/m/h/d, got {text:?}"))?;
+    let secs = amount * match unit {
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86400.0,
+        _ => 1.0,
+    };
+    Ok(secs <= 1.0)
+}
+
+fn credentials(props: &Obj) -> Result<Credentials, ConfigError> {
+    let key = props.string("key")?.filter(|s| !s.is_empty());
+    let secret = props.string("secret")?.filter(|s| !s.is_empty());
+    let session = props.string("session")?.filter(|s| !s.is_empty());
+    match (key, secret) {
+        (Some(access_key_id), Some(secret_access_key)) => {
+            Ok(Credentials { access_key_id, secret_access_key, session_token: session })
+        }
+        (Some(_), None) => Err(ConfigError::new("properties.secret", "required when key is set")),
+        (None, Some(_)) => Err(ConfigError::new("properties.key", "required when secret is set")),
+        (None, None) if session.is_some() => {
+            Err(ConfigError::new("properties.session", "needs key and secret as well"))
+        }
+        (None, None) => Err(later(
+            "properties.key",
+            "credentials from the environment or an instance role (set key and secret)",
+        )),
+    }
+}
+
+fn stream(props: &Obj) -> Result<StreamRef, ConfigError> {
+    let stream = props.string("stream")?.ok_or_else(|| props.missing("stream"))?;
+    if stream.starts_with("arn:") {
+        // arn:<partition>:kinesis:<region>:<account>:stream/<name>
+        let ok = stream.split(':').nth(2) == Some("kinesis") && stream.contains(":stream/");
+        return if ok && stream.len() <= 2048 {
+            Ok(StreamRef::Arn(stream))
+        } else {
+            Err(ConfigError::new("properties.stream", format!("not a Kinesis stream ARN: {stream:?}")))
+        };
+    }
+    let valid_chars = stream.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if stream.is_empty() || stream.len() > 128 || !valid_chars {
+        return Err(ConfigError::new(
+            "properties.stream",
+            format!("must be 1-128 characters of [a-zA-Z0-9_.-] or a stream ARN, got {stream:?}"),
+        ));
+    }
+    Ok(StreamRef::Name(stream))
+}
+
+fn partition_key(props: &Obj) -> Result<String, ConfigError> {
+    let key = props.string("partition_key")?.unwrap_or_else(|| "default".to_string());
+    let chars = key.chars().count();
+    if !(1..=256).contains(&chars) {
+        return Err(ConfigError::new(
+            "properties.partition_key",
+            format!("must be 1-256 characters, got {chars}"),
+        ));
+    }
+    if key.contains("{{") {
+        return Err(later("properties.partition_key", "a dynamic partition key ({{...}})"));
+    }
+    Ok(key)
+}
+
+/// A JSON object being read, with its dotted path for error messages.
+struct Obj<'a> {
+    path: &'a str,
+    map: &'a Map<String, Value>,
+}
+
+impl<'a> Obj<'a> {
+    fn new(path: &'a str, value: &'a Value) -> Result<Self, ConfigError> {
+        match value {
+            Value::Object(map) => Ok(Self { path, map }),
+            other => Err(ConfigError::new(
+                if path.is_empty() { "(config)" } else { path },
+                format!("must be an object, got {}", kind(other)),
+            )),
+        }
+    }
+
+    fn field(&self, key: &str) -> String {
+        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+    }
+
+    fn missing(&self, key: &str) -> ConfigError {
+        ConfigError::new(self.field(key), "required")
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
+    fn deny_unknown(&self, known: &[&str]) -> Result<(), ConfigError> {
+        match self.map.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(ConfigError::new(
+                self.field(k),
+                format!("unknown field (known: {})", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(ConfigError::new(self.field(key), format!("must be a string, got {}", kind(other)))),
+        }
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(other) => Err(ConfigError::new(self.field(key), format!("must be true or false, got {other}"))),
+        }
+    }
+
+    fn uint(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
+        let parsed = match self.map.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+            Some(_) => None,
+        };
+        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError::new(self.field(key), format!("must be {min}..={max}, got {shown}"))),
+        }
+    }
+
+    /// A positive number of seconds, at most an hour.
+    fn seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
+        let parsed = match self.map.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().trim_end_matches('s').parse::<f64>().ok(),
+            Some(_) => None,
+        };
+        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
+        match parsed {
+            Some(s) if s > 0.0 && s <= 3600.0 => Ok(Some(Duration::from_secs_f64(s))),
+            _ => Err(ConfigError::new(self.field(key), format!("must be seconds in (0, 3600], got {shown}"))),
+        }
+    }
+
+    fn string_list(&self, key: &str) -> Result<Vec<String>, ConfigError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(ConfigError::new(
+                        format!("{}[{i}]", self.field(key)),
+                        format!("must be a string, got {}", kind(other)),
+                    )),
+                })
+                .collect(),
+            Some(other) => Err(ConfigError::new(self.field(key), format!("must be a list, got {}", kind(other)))),
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,22 @@
+//! `kinesis-target`: a `wasm32-wasip2` component that ships log events to
+//! Amazon Kinesis Data Streams.
+//!
+//! The event's path through the modules: [`config`] -> [`batch`] ->
+//! [`encode`] -> [`sign`] -> [`send`] (over [`wasi_http`] in a component) ->
+//! [`response`] -> [`report`]; [`target`] drives it. Everything but the WASI
+//! glue also builds natively, for unit tests and benchmarks.
+
+pub mod batch;
+pub mod config;
+pub mod encode;
+pub mod endpoint;
+pub mod report;
+pub mod response;
+pub mod send;
+pub mod sign;
+pub mod target;
+#[cfg(target_family = "wasm")]
+pub mod wasi_http;
+
+#[cfg(target_family = "wasm")]
+mod component;

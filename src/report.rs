@@ -1,0 +1,86 @@
+//! Outcomes handed back to the host: one per event, exactly once.
+
+/// Who produced a failure code (mirrors the WIT `failure-origin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Kinesis,
+    Transport,
+    Target,
+}
+
+/// Why an event was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+    pub origin: Origin,
+    pub retryable: bool,
+}
+
+impl Failure {
+    /// A failure the component decided itself.
+    pub fn target(code: &str, message: impl Into<String>, retryable: bool) -> Self {
+        Self { code: code.to_string(), message: message.into(), origin: Origin::Target, retryable }
+    }
+}
+
+/// The end of one event's journey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered { shard_id: String, sequence_number: String },
+    Failed(Failure),
+}
+
+/// An outcome with the host's event id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventOutcome {
+    pub id: u64,
+    pub outcome: Outcome,
+}
+
+/// What one call settled (mirrors the WIT `report`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub accepted: u32,
+    pub outcomes: Vec<EventOutcome>,
+    pub requests: u32,
+    pub bytes_sent: u64,
+}
+
+/// Our own failure codes, beside the ones Kinesis returns.
+pub mod codes {
+    /// Data + partition key exceed `max_record_size`.
+    pub const RECORD_TOO_LARGE: &str = "RecordTooLarge";
+    /// `push` before a successful `configure`.
+    pub const NOT_CONFIGURED: &str = "NotConfigured";
+    /// The connection could not be made or broke.
+    pub const CONNECTION_ERROR: &str = "ConnectionError";
+    /// No answer within `timeout`.
+    pub const TIMEOUT: &str = "Timeout";
+    /// The host refused the outgoing request (its outbound policy).
+    pub const HTTP_REQUEST_DENIED: &str = "HttpRequestDenied";
+    /// The answer could not be understood.
+    pub const MALFORMED_RESPONSE: &str = "MalformedResponse";
+    /// An HTTP error status with no error code in the body.
+    pub const HTTP_ERROR: &str = "HttpError";
+    /// The request could not be signed.
+    pub const SIGNING_ERROR: &str = "SigningError";
+}
+
+/// Error codes worth sending again (SPEC section 2): per-record throughput and
+/// internal failures, whole-request throttling.
+pub fn is_retryable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ProvisionedThroughputExceededException"
+            | "InternalFailure"
+            | "InternalFailureException"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "LimitExceededException"
+            | "ThrottlingException"
+            | "Throttling"
+            | "RequestLimitExceeded"
+            | "KMSThrottlingException"
+    )
+}
