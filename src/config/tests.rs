@@ -1,0 +1,211 @@
+use super::*;
+use serde_json::json;
+
+fn base() -> Value {
+    json!({
+        "name": "t",
+        "type": "amazonkinesis",
+        "properties": {"key": "AKID", "secret": "s3cret", "region": "us-east-1", "stream": "logs"}
+    })
+}
+
+fn with(props: Value) -> Value {
+    let mut v = base();
+    for (k, val) in props.as_object().unwrap() {
+        v["properties"][k] = val.clone();
+    }
+    v
+}
+
+fn err(v: Value) -> ConfigError {
+    parse(&v.to_string()).expect_err("config should be refused")
+}
+
+fn ok(v: Value) -> TargetConfig {
+    parse(&v.to_string()).expect("config should be accepted")
+}
+
+#[test]
+fn minimal_config_gets_the_spec_defaults() {
+    let c = ok(base());
+    assert_eq!(c.partition_key, "default");
+    assert_eq!(c.max_events, 500);
+    assert_eq!(c.timeout, Duration::from_secs(30));
+    assert_eq!(c.max_record_size, 1024 * 1024);
+    assert_eq!(c.max_request_size, 5 * 1024 * 1024);
+    assert_eq!(c.max_retries, 3);
+    assert_eq!(c.endpoint.url(), "https://kinesis.us-east-1.amazonaws.com/");
+    assert_eq!(c.stream, StreamRef::Name("logs".into()));
+    assert!(c.pipelines.is_empty());
+}
+
+#[test]
+fn max_events_must_be_1_to_500() {
+    assert_eq!(err(with(json!({"max_events": 501}))), ConfigError::new("properties.max_events", "must be 1..=500, got 501"));
+    assert_eq!(err(with(json!({"max_events": 0}))).field, "properties.max_events");
+    assert_eq!(err(with(json!({"max_events": -1}))).field, "properties.max_events");
+    assert_eq!(err(with(json!({"max_events": 2.5}))).field, "properties.max_events");
+    assert_eq!(ok(with(json!({"max_events": 1}))).max_events, 1);
+    assert_eq!(ok(with(json!({"max_events": "500"}))).max_events, 500);
+}
+
+#[test]
+fn timeout_is_positive_seconds() {
+    assert_eq!(ok(with(json!({"timeout": 60}))).timeout, Duration::from_secs(60));
+    assert_eq!(ok(with(json!({"timeout": "2.5"}))).timeout, Duration::from_millis(2500));
+    for bad in [json!(0), json!(-3), json!("soon"), json!(3601), json!(true)] {
+        assert_eq!(err(with(json!({"timeout": bad}))).field, "properties.timeout");
+    }
+}
+
+#[test]
+fn required_fields_are_named_when_missing() {
+    for (path, field) in [("name", "name"), ("type", "type"), ("properties", "properties")] {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove(path);
+        assert_eq!(err(v), ConfigError::new(field, "required"));
+    }
+    for field in ["region", "stream"] {
+        let mut v = base();
+        v["properties"].as_object_mut().unwrap().remove(field);
+        assert_eq!(err(v), ConfigError::new(format!("properties.{field}"), "required"));
+    }
+}
+
+#[test]
+fn type_must_be_amazonkinesis() {
+    let mut v = base();
+    v["type"] = json!("kafka");
+    assert_eq!(err(v), ConfigError::new("type", "must be amazonkinesis, got \"kafka\""));
+}
+
+#[test]
+fn unknown_fields_are_refused_not_ignored() {
+    assert_eq!(err(with(json!({"max_event": 5}))).field, "properties.max_event");
+    let mut v = base();
+    v["pipeline"] = json!(["x"]);
+    assert_eq!(err(v).field, "pipeline");
+    assert_eq!(err(with(json!({"debug": {"verbose": true}}))).field, "properties.debug.verbose");
+}
+
+#[test]
+fn key_and_secret_come_together() {
+    let mut v = base();
+    v["properties"].as_object_mut().unwrap().remove("secret");
+    assert_eq!(err(v), ConfigError::new("properties.secret", "required when key is set"));
+    let mut v = base();
+    v["properties"].as_object_mut().unwrap().remove("key");
+    assert_eq!(err(v), ConfigError::new("properties.key", "required when secret is set"));
+    let c = ok(with(json!({"session": "tok"})));
+    assert_eq!(c.credentials.session_token.as_deref(), Some("tok"));
+}
+
+#[test]
+fn missing_credentials_are_refused_until_the_provider_chain_exists() {
+    let mut v = base();
+    let props = v["properties"].as_object_mut().unwrap();
+    props.remove("key");
+    props.remove("secret");
+    let e = err(v);
+    assert_eq!(e.field, "properties.key");
+    assert!(e.message.contains("not supported yet"), "{}", e.message);
+}
+
+#[test]
+fn region_and_stream_rules() {
+    assert_eq!(err(with(json!({"region": "US East"}))).field, "properties.region");
+    assert_eq!(err(with(json!({"stream": ""}))).field, "properties.stream");
+    assert_eq!(err(with(json!({"stream": "a b"}))).field, "properties.stream");
+    assert_eq!(err(with(json!({"stream": "x".repeat(129)}))).field, "properties.stream");
+    assert_eq!(ok(with(json!({"stream": "a.b-c_D9"}))).stream, StreamRef::Name("a.b-c_D9".into()));
+    let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/logs";
+    assert_eq!(ok(with(json!({"stream": arn}))).stream, StreamRef::Arn(arn.into()));
+    assert_eq!(err(with(json!({"stream": "arn:aws:s3:::bucket"}))).field, "properties.stream");
+}
+
+#[test]
+fn china_regions_use_the_cn_domain() {
+    let c = ok(with(json!({"region": "cn-northwest-1"})));
+    assert_eq!(c.endpoint.url(), "https://kinesis.cn-northwest-1.amazonaws.com.cn/");
+}
+
+#[test]
+fn endpoint_must_be_http_or_https_without_path() {
+    assert_eq!(ok(with(json!({"endpoint": "http://localhost:4566"}))).endpoint.url(), "http://localhost:4566/");
+    assert_eq!(ok(with(json!({"endpoint": "https://k.example:443"}))).endpoint.authority, "k.example");
+    for bad in ["ftp://x", "localhost:4566", "http://x/path", "http://x/?q=1", "http://u:p@x"] {
+        assert_eq!(err(with(json!({"endpoint": bad}))).field, "properties.endpoint", "{bad}");
+    }
+}
+
+#[test]
+fn partition_key_is_1_to_256_characters() {
+    assert_eq!(ok(with(json!({"partition_key": "é".repeat(256)}))).partition_key.chars().count(), 256);
+    assert_eq!(err(with(json!({"partition_key": "x".repeat(257)}))).field, "properties.partition_key");
+    assert_eq!(err(with(json!({"partition_key": ""}))).field, "properties.partition_key");
+}
+
+#[test]
+fn size_limits_may_be_raised_to_10_mib() {
+    let c = ok(with(json!({"max_record_size": 10485760, "max_request_size": 10485760})));
+    assert_eq!((c.max_record_size, c.max_request_size), (10 << 20, 10 << 20));
+    assert_eq!(err(with(json!({"max_request_size": 10485761}))).field, "properties.max_request_size");
+    assert_eq!(err(with(json!({"max_record_size": 6 << 20}))).field, "properties.max_record_size");
+}
+
+#[test]
+fn later_features_are_refused_with_not_supported_yet() {
+    for (props, field) in [
+        (json!({"field_format": "cim"}), "properties.field_format"),
+        (json!({"cron": "*/5 * * * *"}), "properties.cron"),
+        (json!({"interval": "5m"}), "properties.interval"),
+        (json!({"debug": {"status": true}}), "properties.debug.status"),
+        (json!({"partition_key": "{{host.name}}"}), "properties.partition_key"),
+    ] {
+        let e = err(with(props));
+        assert_eq!(e.field, field);
+        assert!(e.message.contains("not supported yet"), "{e}");
+    }
+    let mut v = base();
+    v["status"] = json!(false);
+    assert!(err(v).message.contains("not supported yet"));
+}
+
+#[test]
+fn realtime_intervals_and_inert_debug_are_accepted() {
+    for interval in [json!(0), json!(1), json!("1s"), json!("0"), json!("0.5s"), json!(null)] {
+        ok(with(json!({"interval": interval})));
+    }
+    ok(with(json!({"debug": {"status": false, "dont_send_logs": true}})));
+    assert_eq!(err(with(json!({"interval": "often"}))).field, "properties.interval");
+}
+
+#[test]
+fn description_status_and_pipelines_are_kept() {
+    let mut v = base();
+    v["description"] = json!("prod");
+    v["status"] = json!(true);
+    v["pipelines"] = json!(["checkpoint"]);
+    let c = ok(v);
+    assert_eq!(c.description.as_deref(), Some("prod"));
+    assert_eq!(c.pipelines, ["checkpoint"]);
+    let mut v = base();
+    v["pipelines"] = json!(["ok", 3]);
+    assert_eq!(err(v).field, "pipelines[1]");
+}
+
+#[test]
+fn not_json_and_not_an_object_are_config_errors() {
+    assert_eq!(parse("{").unwrap_err().field, "(config)");
+    assert_eq!(parse("[]").unwrap_err().field, "(config)");
+    let mut v = base();
+    v["properties"] = json!("x");
+    assert_eq!(err(v).field, "properties");
+}
+
+#[test]
+fn debug_output_of_credentials_hides_secrets() {
+    let c = ok(with(json!({"session": "sessiontoken"})));
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("s3cret") && !shown.contains("sessiontoken"), "{shown}");
+}
