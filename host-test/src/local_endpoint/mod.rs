@@ -1,0 +1,261 @@
+//! Embedded local Kinesis endpoint: a small Kinesis Data Streams compatible
+//! HTTP server (JSON 1.1 protocol) on 127.0.0.1 that keeps records in memory,
+//! verifies SigV4 signatures and enforces the Kinesis request limits.
+//!
+//! It lets the CLI demo and end-to-end tests run without an AWS account. It
+//! is strict on purpose, but it is not the reference for the wire format:
+//! real Kinesis is.
+
+mod amz_date;
+mod api;
+mod get;
+mod put;
+mod server;
+mod shapes;
+mod sigv4;
+mod store;
+mod streams;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Access key id the endpoint accepts by default.
+pub const DEFAULT_ACCESS_KEY: &str = "AKIDLOCALKINESIS";
+/// Secret key matching [`DEFAULT_ACCESS_KEY`].
+pub const DEFAULT_SECRET_KEY: &str = "local-kinesis-secret";
+/// Region the endpoint accepts in credential scopes by default.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Kinesis' per-record limit: data plus partition key bytes (1 MiB).
+pub const DEFAULT_MAX_RECORD_SIZE: usize = 1024 * 1024;
+/// Kinesis' PutRecords limit: sum of data plus partition key bytes (5 MiB).
+pub const DEFAULT_MAX_REQUEST_SIZE: usize = 5 * 1024 * 1024;
+
+/// Settings of a [`LocalEndpoint`].
+#[derive(Clone, Debug)]
+pub struct LocalEndpointConfig {
+    /// The only access key id accepted.
+    pub access_key: String,
+    /// Secret key used to recompute signatures.
+    pub secret_key: String,
+    /// The only region accepted in the credential scope.
+    pub region: String,
+    /// TCP port on 127.0.0.1; 0 picks any free port.
+    pub port: u16,
+    /// Maximum data + partition key bytes of one record.
+    pub max_record_size: usize,
+    /// Maximum sum of data + partition key bytes of one PutRecords request.
+    pub max_request_size: usize,
+}
+
+impl Default for LocalEndpointConfig {
+    fn default() -> Self {
+        LocalEndpointConfig {
+            access_key: DEFAULT_ACCESS_KEY.to_owned(),
+            secret_key: DEFAULT_SECRET_KEY.to_owned(),
+            region: DEFAULT_REGION.to_owned(),
+            port: 0,
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
+            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+        }
+    }
+}
+
+/// A record as stored by the endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Shard the record was routed to, e.g. `shardId-000000000000`.
+    pub shard_id: String,
+    /// Decimal sequence number, increasing within the shard.
+    pub sequence_number: String,
+    /// Partition key as sent.
+    pub partition_key: String,
+    /// ExplicitHashKey as sent, if any.
+    pub explicit_hash_key: Option<String>,
+    /// Decoded record data.
+    pub data: Vec<u8>,
+}
+
+/// Counters since the endpoint started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// HTTP requests handled (any outcome).
+    pub requests: u64,
+    /// PutRecords calls that passed authentication.
+    pub put_records_requests: u64,
+    /// PutRecord calls that passed authentication.
+    pub put_record_requests: u64,
+    /// GetRecords calls that passed authentication.
+    pub get_records_requests: u64,
+    /// Records stored by PutRecord and PutRecords.
+    pub records_stored: u64,
+    /// Data bytes (decoded) of the stored records.
+    pub data_bytes_stored: u64,
+    /// Requests rejected by authentication of any kind.
+    pub auth_failures: u64,
+    /// Of those, InvalidSignatureException rejections.
+    pub signature_failures: u64,
+    /// All requests answered with an error status (auth failures included).
+    pub error_responses: u64,
+}
+
+/// Live counters behind [`EndpointStats`].
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    put_records_requests: AtomicU64,
+    put_record_requests: AtomicU64,
+    get_records_requests: AtomicU64,
+    records_stored: AtomicU64,
+    data_bytes_stored: AtomicU64,
+    auth_failures: AtomicU64,
+    signature_failures: AtomicU64,
+    error_responses: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+impl Counters {
+    fn snapshot(&self) -> EndpointStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        EndpointStats {
+            requests: get(&self.requests),
+            put_records_requests: get(&self.put_records_requests),
+            put_record_requests: get(&self.put_record_requests),
+            get_records_requests: get(&self.get_records_requests),
+            records_stored: get(&self.records_stored),
+            data_bytes_stored: get(&self.data_bytes_stored),
+            auth_failures: get(&self.auth_failures),
+            signature_failures: get(&self.signature_failures),
+            error_responses: get(&self.error_responses),
+        }
+    }
+}
+
+/// Everything a request handler needs; shared by all connections.
+struct State {
+    config: LocalEndpointConfig,
+    store: Mutex<store::Store>,
+    counters: Counters,
+}
+
+impl State {
+    fn new(config: LocalEndpointConfig) -> Self {
+        State {
+            config,
+            store: Mutex::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn store(&self) -> MutexGuard<'_, store::Store> {
+        // A panic while holding the lock cannot leave the store half-written
+        // in a way that matters for a test double, so keep serving.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn now_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A running local Kinesis endpoint. Dropping it stops the server too;
+/// [`LocalEndpoint::shutdown`] also waits for it.
+pub struct LocalEndpoint {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl LocalEndpoint {
+    /// Binds 127.0.0.1:`config.port` (never another interface) and serves on
+    /// a spawned tokio task.
+    pub async fn start(config: LocalEndpointConfig) -> anyhow::Result<LocalEndpoint> {
+        let listener = TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::new(config));
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&state), stopped));
+        Ok(LocalEndpoint {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:45678`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configuration the endpoint runs with.
+    pub fn config(&self) -> &LocalEndpointConfig {
+        &self.state.config
+    }
+
+    /// Creates an ACTIVE stream with `shard_count` evenly split shards; does
+    /// nothing if a stream of that name exists. Panics if `shard_count` is 0.
+    pub fn create_stream(&self, name: &str, shard_count: u32) {
+        assert!(shard_count > 0, "a stream needs at least one shard");
+        let now = now_ms(SystemTime::now());
+        self.state.store().create(name, shard_count, now);
+    }
+
+    /// ARN of a stream as the endpoint reports it (whether or not it exists).
+    pub fn stream_arn(&self, name: &str) -> String {
+        let region = &self.state.config.region;
+        format!("arn:aws:kinesis:{region}:{}:stream/{name}", store::ACCOUNT_ID)
+    }
+
+    /// All records of a stream, shard by shard, in sequence order (empty if
+    /// the stream does not exist).
+    pub fn records(&self, stream: &str) -> Vec<StoredRecord> {
+        self.state
+            .store()
+            .get(stream)
+            .map(store::Stream::stored_records)
+            .unwrap_or_default()
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> EndpointStats {
+        self.state.counters.snapshot()
+    }
+
+    /// Stops accepting, drops open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for LocalEndpoint {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
