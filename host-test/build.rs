@@ -1,5 +1,5 @@
 //! Builds the guest component (the workspace's root package) for
-//! `wasm32-wasip2` in release mode and hands its path to the host crate, so
+//! `wasm32-wasip2` with the size-optimized `component` profile and hands its path to the host crate, so
 //! `cargo run -p kinesis-host` works in one command on a fresh checkout.
 //!
 //! The nested cargo uses its own target directory (`target/guest`): sharing
@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
+/// The size-optimized profile of the workspace Cargo.toml.
+const PROFILE: &str = "component";
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -29,11 +31,27 @@ fn main() {
     let target_dir = root.join("target").join("guest");
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--locked", "-p", "kinesis-target", "--target", TARGET])
+        .args([
+            "build",
+            "--profile",
+            PROFILE,
+            "--locked",
+            "-p",
+            "kinesis-target",
+            "--target",
+            TARGET,
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // Flags meant for the host build must not leak into the guest build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         cmd.env_remove(var);
     }
     for (key, _) in std::env::vars() {
@@ -43,7 +61,7 @@ fn main() {
     }
     let status = cmd.status().expect("failed to run cargo for the guest component");
     assert!(status.success(), "building the guest component for {TARGET} failed");
-    let wasm = target_dir.join(TARGET).join("release").join("kinesis_target.wasm");
+    let wasm = target_dir.join(TARGET).join(PROFILE).join("kinesis_target.wasm");
     assert!(wasm.exists(), "guest build produced no {}", wasm.display());
     println!("cargo:rustc-env=KINESIS_TARGET_WASM={}", wasm.display());
 }
@@ -55,11 +73,22 @@ fn ensure_target_installed(root: &Path) {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok();
     let installed = sysroot
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(TARGET).exists())
+        .map(|o| {
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                .join("lib/rustlib")
+                .join(TARGET)
+                .exists()
+        })
         .unwrap_or(false);
     if !installed {
         println!("cargo:warning=installing the {TARGET} target with rustup");
-        let ok = Command::new("rustup").current_dir(root).args(["target", "add", TARGET]).status();
-        assert!(matches!(ok, Ok(s) if s.success()), "`rustup target add {TARGET}` failed; run it by hand");
+        let ok = Command::new("rustup")
+            .current_dir(root)
+            .args(["target", "add", TARGET])
+            .status();
+        assert!(
+            matches!(ok, Ok(s) if s.success()),
+            "`rustup target add {TARGET}` failed; run it by hand"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! config files yields strings), so both spellings are accepted.
 
 use crate::endpoint::Endpoint;
+use crate::normalize::FieldFormat;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -27,7 +28,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -84,6 +88,8 @@ pub struct TargetConfig {
     pub partition_key: String,
     pub max_events: usize,
     pub timeout: Duration,
+    /// SPEC 4: the log schema events are renamed to; `None` sends them as they come.
+    pub field_format: Option<FieldFormat>,
     /// Extension: per-record limit, data + partition key bytes.
     pub max_record_size: usize,
     /// Extension: per-request limit, sum of data + partition key bytes.
@@ -122,8 +128,8 @@ const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 /// assert_eq!(cfg.endpoint.url(), "https://kinesis.us-east-1.amazonaws.com/");
 /// ```
 pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| ConfigError::new("(config)", format!("not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| ConfigError::new("(config)", format!("not valid JSON: {e}")))?;
     let root = Obj::new("", &value)?;
     root.deny_unknown(TARGET_FIELDS)?;
 
@@ -148,7 +154,11 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
 
     let credentials = credentials(&props)?;
     let region = props.string("region")?.ok_or_else(|| props.missing("region"))?;
-    if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err(ConfigError::new(
             "properties.region",
             format!("must be an AWS region such as us-east-1 (lowercase letters, digits, '-'), got {region:?}"),
@@ -161,12 +171,17 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
     let stream = stream(&props)?;
     let partition_key = partition_key(&props)?;
 
-    let max_events = props.uint("max_events", 1, MAX_EVENTS_LIMIT)?.unwrap_or(MAX_EVENTS_LIMIT);
+    let max_events = props
+        .uint("max_events", 1, MAX_EVENTS_LIMIT)?
+        .unwrap_or(MAX_EVENTS_LIMIT);
     let timeout = props.seconds("timeout")?.unwrap_or(Duration::from_secs(30));
-    let max_record_size =
-        props.uint("max_record_size", 1, SIZE_LIMIT_CEILING)?.unwrap_or(DEFAULT_MAX_RECORD_SIZE);
-    let max_request_size =
-        props.uint("max_request_size", 1, SIZE_LIMIT_CEILING)?.unwrap_or(DEFAULT_MAX_REQUEST_SIZE);
+    let field_format = field_format(&props)?;
+    let max_record_size = props
+        .uint("max_record_size", 1, SIZE_LIMIT_CEILING)?
+        .unwrap_or(DEFAULT_MAX_RECORD_SIZE);
+    let max_request_size = props
+        .uint("max_request_size", 1, SIZE_LIMIT_CEILING)?
+        .unwrap_or(DEFAULT_MAX_REQUEST_SIZE);
     if max_record_size > max_request_size {
         return Err(ConfigError::new(
             "properties.max_record_size",
@@ -186,6 +201,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
         partition_key,
         max_events: max_events as usize,
         timeout,
+        field_format,
         max_record_size: max_record_size as usize,
         max_request_size: max_request_size as usize,
         max_retries,
@@ -193,21 +209,24 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
 }
 
 fn later(field: &str, what: &str) -> ConfigError {
-    ConfigError::new(field, format!("{what} is not supported yet by this version of the target"))
+    ConfigError::new(
+        field,
+        format!("{what} is not supported yet by this version of the target"),
+    )
 }
 
 /// Fields whose behaviour a later version brings are refused, never ignored.
 fn refuse_later_features(props: &Obj) -> Result<(), ConfigError> {
-    if props.get("field_format").is_some_and(|v| !v.is_null()) {
-        return Err(later("properties.field_format", "field normalization"));
-    }
     if props.get("cron").is_some_and(|v| !v.is_null()) {
         return Err(later("properties.cron", "cron scheduling"));
     }
-    if let Some(v) = props.get("interval") {
-        if !interval_is_realtime(v).map_err(|m| ConfigError::new("properties.interval", m))? {
-            return Err(later("properties.interval", "interval scheduling (other than realtime)"));
-        }
+    if let Some(v) = props.get("interval")
+        && !interval_is_realtime(v).map_err(|m| ConfigError::new("properties.interval", m))?
+    {
+        return Err(later(
+            "properties.interval",
+            "interval scheduling (other than realtime)",
+        ));
     }
     if let Some(v) = props.get("debug") {
         let debug = Obj::new("properties.debug", v)?;
@@ -238,12 +257,13 @@ fn interval_is_realtime(v: &Value) -> Result<bool, String> {
         .ok()
         .filter(|n: &f64| n.is_finite() && *n >= 0.0)
         .ok_or_else(|| format!("must be seconds or a number with s/m/h/d, got {text:?}"))?;
-    let secs = amount * match unit {
-        'm' => 60.0,
-        'h' => 3600.0,
-        'd' => 86400.0,
-        _ => 1.0,
-    };
+    let secs = amount
+        * match unit {
+            'm' => 60.0,
+            'h' => 3600.0,
+            'd' => 86400.0,
+            _ => 1.0,
+        };
     Ok(secs <= 1.0)
 }
 
@@ -252,9 +272,11 @@ fn credentials(props: &Obj) -> Result<Credentials, ConfigError> {
     let secret = props.string("secret")?.filter(|s| !s.is_empty());
     let session = props.string("session")?.filter(|s| !s.is_empty());
     match (key, secret) {
-        (Some(access_key_id), Some(secret_access_key)) => {
-            Ok(Credentials { access_key_id, secret_access_key, session_token: session })
-        }
+        (Some(access_key_id), Some(secret_access_key)) => Ok(Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token: session,
+        }),
         (Some(_), None) => Err(ConfigError::new("properties.secret", "required when key is set")),
         (None, Some(_)) => Err(ConfigError::new("properties.key", "required when secret is set")),
         (None, None) if session.is_some() => {
@@ -267,6 +289,23 @@ fn credentials(props: &Obj) -> Result<Credentials, ConfigError> {
     }
 }
 
+/// SPEC 4: one of the eight formats, in any case.
+fn field_format(props: &Obj) -> Result<Option<FieldFormat>, ConfigError> {
+    let Some(value) = props.string("field_format")? else {
+        return Ok(None);
+    };
+    match FieldFormat::parse(&value) {
+        Some(format) => Ok(Some(format)),
+        None => {
+            let allowed: Vec<&str> = FieldFormat::ALL.iter().map(|f| f.name()).collect();
+            Err(ConfigError::new(
+                "properties.field_format",
+                format!("must be one of {} (any case), got {value:?}", allowed.join(", ")),
+            ))
+        }
+    }
+}
+
 fn stream(props: &Obj) -> Result<StreamRef, ConfigError> {
     let stream = props.string("stream")?.ok_or_else(|| props.missing("stream"))?;
     if stream.starts_with("arn:") {
@@ -275,7 +314,10 @@ fn stream(props: &Obj) -> Result<StreamRef, ConfigError> {
         return if ok && stream.len() <= 2048 {
             Ok(StreamRef::Arn(stream))
         } else {
-            Err(ConfigError::new("properties.stream", format!("not a Kinesis stream ARN: {stream:?}")))
+            Err(ConfigError::new(
+                "properties.stream",
+                format!("not a Kinesis stream ARN: {stream:?}"),
+            ))
         };
     }
     let valid_chars = stream.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
@@ -321,7 +363,11 @@ impl<'a> Obj<'a> {
     }
 
     fn field(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     fn missing(&self, key: &str) -> ConfigError {
@@ -347,7 +393,10 @@ impl<'a> Obj<'a> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(ConfigError::new(self.field(key), format!("must be a string, got {}", kind(other)))),
+            Some(other) => Err(ConfigError::new(
+                self.field(key),
+                format!("must be a string, got {}", kind(other)),
+            )),
         }
     }
 
@@ -357,7 +406,10 @@ impl<'a> Obj<'a> {
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(other) => Err(ConfigError::new(self.field(key), format!("must be true or false, got {other}"))),
+            Some(other) => Err(ConfigError::new(
+                self.field(key),
+                format!("must be true or false, got {other}"),
+            )),
         }
     }
 
@@ -371,7 +423,10 @@ impl<'a> Obj<'a> {
         let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
         match parsed {
             Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(ConfigError::new(self.field(key), format!("must be {min}..={max}, got {shown}"))),
+            _ => Err(ConfigError::new(
+                self.field(key),
+                format!("must be {min}..={max}, got {shown}"),
+            )),
         }
     }
 
@@ -386,7 +441,10 @@ impl<'a> Obj<'a> {
         let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
         match parsed {
             Some(s) if s > 0.0 && s <= 3600.0 => Ok(Some(Duration::from_secs_f64(s))),
-            _ => Err(ConfigError::new(self.field(key), format!("must be seconds in (0, 3600], got {shown}"))),
+            _ => Err(ConfigError::new(
+                self.field(key),
+                format!("must be seconds in (0, 3600], got {shown}"),
+            )),
         }
     }
 
@@ -404,7 +462,10 @@ impl<'a> Obj<'a> {
                     )),
                 })
                 .collect(),
-            Some(other) => Err(ConfigError::new(self.field(key), format!("must be a list, got {}", kind(other)))),
+            Some(other) => Err(ConfigError::new(
+                self.field(key),
+                format!("must be a list, got {}", kind(other)),
+            )),
         }
     }
 }

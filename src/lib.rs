@@ -10,6 +10,7 @@ pub mod batch;
 pub mod config;
 pub mod encode;
 pub mod endpoint;
+pub mod normalize;
 pub mod report;
 pub mod response;
 pub mod send;

@@ -5,6 +5,7 @@ use crate::batch::{Batch, BatchLimits, Batcher, Record};
 use crate::config::TargetConfig;
 use crate::encode::{CONTENT_TYPE, PUT_RECORDS_TARGET, PutRecordsEncoder};
 use crate::endpoint::Scheme;
+use crate::normalize::{self, FieldFormat, Normalized};
 use crate::report::{EventOutcome, Failure, Origin, Outcome, Report, codes};
 use crate::response::{self, PutRecordsResponse, RecordResult};
 use crate::send::{Clock, HttpRequest, Transport};
@@ -14,6 +15,14 @@ use std::time::Duration;
 /// First backoff before a retry; doubles per attempt up to `BACKOFF_CAP`.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+/// Counts a target keeps over its life (not yet exported over WIT).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Events `field_format` could not normalize because they are not a JSON
+    /// object; they were sent as they came.
+    pub normalize_passthrough: u64,
+}
 
 /// A configured `amazonkinesis` target and its buffered events.
 pub struct Target<T, C> {
@@ -25,12 +34,17 @@ pub struct Target<T, C> {
     clock: C,
     /// Settled outcomes not yet handed to the host.
     report: Report,
+    stats: Stats,
     jitter: u64,
 }
 
 impl<T: Transport, C: Clock> Target<T, C> {
     pub fn new(config: TargetConfig, transport: T, clock: C) -> Self {
-        let jitter = clock.now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1;
+        let jitter = clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
         Self {
             encoder: PutRecordsEncoder::new(&config.stream, &config.partition_key),
             signer: Signer::new(&config.credentials, &config.region),
@@ -39,6 +53,7 @@ impl<T: Transport, C: Clock> Target<T, C> {
             transport,
             clock,
             report: Report::default(),
+            stats: Stats::default(),
             jitter,
         }
     }
@@ -59,7 +74,11 @@ impl<T: Transport, C: Clock> Target<T, C> {
 
     /// Buffers events and sends every batch that fills up.
     pub fn push(&mut self, events: impl IntoIterator<Item = Record>) {
-        for record in events {
+        for mut record in events {
+            // Before the size check: the limit applies to what is sent.
+            if let Some(format) = self.config.field_format {
+                self.normalize(&mut record, format);
+            }
             let size = self.batcher.record_size(record.data.len());
             if size > self.config.max_record_size {
                 let message = format!(
@@ -68,7 +87,10 @@ impl<T: Transport, C: Clock> Target<T, C> {
                     size - record.data.len(),
                     self.config.max_record_size
                 );
-                self.settle(record.id, Outcome::Failed(Failure::target(codes::RECORD_TOO_LARGE, message, false)));
+                self.settle(
+                    record.id,
+                    Outcome::Failed(Failure::target(codes::RECORD_TOO_LARGE, message, false)),
+                );
                 continue;
             }
             self.report.accepted += 1;
@@ -83,6 +105,11 @@ impl<T: Transport, C: Clock> Target<T, C> {
         self.send_ready();
     }
 
+    /// Counts since the target was created.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
     /// Events buffered and not yet sent.
     pub fn buffered(&self) -> usize {
         self.batcher.len()
@@ -91,6 +118,15 @@ impl<T: Transport, C: Clock> Target<T, C> {
     /// Hands over what was settled since the last report.
     pub fn take_report(&mut self) -> Report {
         std::mem::take(&mut self.report)
+    }
+
+    /// SPEC 4: renames the event's fields to `format`.
+    fn normalize(&mut self, record: &mut Record, format: FieldFormat) {
+        match normalize::normalize(&record.data, format) {
+            Normalized::Renamed(data) => record.data = data,
+            Normalized::Unchanged => {}
+            Normalized::NotAnObject => self.stats.normalize_passthrough += 1,
+        }
     }
 
     fn settle(&mut self, id: u64, outcome: Outcome) {
@@ -117,9 +153,16 @@ impl<T: Transport, C: Clock> Target<T, C> {
             let mut retry = Vec::new();
             for ((record, _), result) in pending.into_iter().zip(results) {
                 match result {
-                    RecordResult::Delivered { shard_id, sequence_number } => {
-                        self.settle(record.id, Outcome::Delivered { shard_id, sequence_number })
-                    }
+                    RecordResult::Delivered {
+                        shard_id,
+                        sequence_number,
+                    } => self.settle(
+                        record.id,
+                        Outcome::Delivered {
+                            shard_id,
+                            sequence_number,
+                        },
+                    ),
                     RecordResult::Failed(f) if f.retryable => retry.push((record, Some(f))),
                     RecordResult::Failed(f) => self.settle(record.id, Outcome::Failed(f)),
                 }
@@ -145,23 +188,37 @@ impl<T: Transport, C: Clock> Target<T, C> {
             Scheme::Https => "https",
         };
         let base = [("content-type", CONTENT_TYPE), ("x-amz-target", PUT_RECORDS_TARGET)];
-        let signed = self.signer.sign(scheme, &self.config.endpoint.authority, &base, &body, self.clock.now());
+        let signed = self
+            .signer
+            .sign(scheme, &self.config.endpoint.authority, &base, &body, self.clock.now());
         let mut headers: Vec<(String, String)> = base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         match signed {
             Ok(added) => headers.extend(added),
             Err(message) => return all_failed(records.len(), Failure::target(codes::SIGNING_ERROR, message, false)),
         }
-        let request = HttpRequest { endpoint: &self.config.endpoint, headers, body: &body, timeout: self.config.timeout };
+        let request = HttpRequest {
+            endpoint: &self.config.endpoint,
+            headers,
+            body: &body,
+            timeout: self.config.timeout,
+        };
         self.report.requests += 1;
         self.report.bytes_sent += body.len() as u64;
         match self.transport.send(&request) {
-            Ok(answer) => match response::parse(answer.status, answer.error_type.as_deref(), &answer.body, records.len()) {
-                PutRecordsResponse::Records(results) => results,
-                PutRecordsResponse::RequestFailed(f) => all_failed(records.len(), f),
-            },
+            Ok(answer) => {
+                match response::parse(answer.status, answer.error_type.as_deref(), &answer.body, records.len()) {
+                    PutRecordsResponse::Records(results) => results,
+                    PutRecordsResponse::RequestFailed(f) => all_failed(records.len(), f),
+                }
+            }
             Err(e) => all_failed(
                 records.len(),
-                Failure { code: e.code.to_string(), message: e.message, origin: Origin::Transport, retryable: true },
+                Failure {
+                    code: e.code.to_string(),
+                    message: e.message,
+                    origin: Origin::Transport,
+                    retryable: true,
+                },
             ),
         }
     }

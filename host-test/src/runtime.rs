@@ -42,13 +42,20 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
     }
 }
 
@@ -86,7 +93,11 @@ impl KinesisRuntime {
     /// A fresh, unconfigured instance with its own store.
     pub async fn instantiate(&self) -> Result<TargetInstance> {
         let wasi = WasiCtx::builder().inherit_stderr().build();
-        let state = HostState { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new() };
+        let state = HostState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+        };
         let mut store = Store::new(&self.engine, state);
         let instance = self.pre.instantiate_async(&mut store).await?;
         Ok(TargetInstance { store, instance })
@@ -105,16 +116,28 @@ pub struct TargetInstance {
 impl TargetInstance {
     /// `configure`: validates the target definition (JSON) and makes it current.
     pub async fn configure(&mut self, config_json: &str) -> Result<Result<wit::TargetInfo, wit::ConfigError>> {
-        Ok(self.instance.datastream_target_kinesis().call_configure(&mut self.store, config_json).await?)
+        Ok(self
+            .instance
+            .datastream_target_kinesis()
+            .call_configure(&mut self.store, config_json)
+            .await?)
     }
 
     /// `push`: buffers events, sends full batches; returns what settled.
     pub async fn push(&mut self, events: &[wit::Event]) -> Result<wit::Report> {
-        Ok(self.instance.datastream_target_kinesis().call_push(&mut self.store, events).await?)
+        Ok(self
+            .instance
+            .datastream_target_kinesis()
+            .call_push(&mut self.store, events)
+            .await?)
     }
 
     /// `flush`: sends everything; every event pushed so far then has an outcome.
     pub async fn flush(&mut self) -> Result<wit::Report> {
-        Ok(self.instance.datastream_target_kinesis().call_flush(&mut self.store).await?)
+        Ok(self
+            .instance
+            .datastream_target_kinesis()
+            .call_flush(&mut self.store)
+            .await?)
     }
 }

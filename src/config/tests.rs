@@ -41,7 +41,10 @@ fn minimal_config_gets_the_spec_defaults() {
 
 #[test]
 fn max_events_must_be_1_to_500() {
-    assert_eq!(err(with(json!({"max_events": 501}))), ConfigError::new("properties.max_events", "must be 1..=500, got 501"));
+    assert_eq!(
+        err(with(json!({"max_events": 501}))),
+        ConfigError::new("properties.max_events", "must be 1..=500, got 501")
+    );
     assert_eq!(err(with(json!({"max_events": 0}))).field, "properties.max_events");
     assert_eq!(err(with(json!({"max_events": -1}))).field, "properties.max_events");
     assert_eq!(err(with(json!({"max_events": 2.5}))).field, "properties.max_events");
@@ -85,17 +88,26 @@ fn unknown_fields_are_refused_not_ignored() {
     let mut v = base();
     v["pipeline"] = json!(["x"]);
     assert_eq!(err(v).field, "pipeline");
-    assert_eq!(err(with(json!({"debug": {"verbose": true}}))).field, "properties.debug.verbose");
+    assert_eq!(
+        err(with(json!({"debug": {"verbose": true}}))).field,
+        "properties.debug.verbose"
+    );
 }
 
 #[test]
 fn key_and_secret_come_together() {
     let mut v = base();
     v["properties"].as_object_mut().unwrap().remove("secret");
-    assert_eq!(err(v), ConfigError::new("properties.secret", "required when key is set"));
+    assert_eq!(
+        err(v),
+        ConfigError::new("properties.secret", "required when key is set")
+    );
     let mut v = base();
     v["properties"].as_object_mut().unwrap().remove("key");
-    assert_eq!(err(v), ConfigError::new("properties.key", "required when secret is set"));
+    assert_eq!(
+        err(v),
+        ConfigError::new("properties.key", "required when secret is set")
+    );
     let c = ok(with(json!({"session": "tok"})));
     assert_eq!(c.credentials.session_token.as_deref(), Some("tok"));
 }
@@ -117,10 +129,16 @@ fn region_and_stream_rules() {
     assert_eq!(err(with(json!({"stream": ""}))).field, "properties.stream");
     assert_eq!(err(with(json!({"stream": "a b"}))).field, "properties.stream");
     assert_eq!(err(with(json!({"stream": "x".repeat(129)}))).field, "properties.stream");
-    assert_eq!(ok(with(json!({"stream": "a.b-c_D9"}))).stream, StreamRef::Name("a.b-c_D9".into()));
+    assert_eq!(
+        ok(with(json!({"stream": "a.b-c_D9"}))).stream,
+        StreamRef::Name("a.b-c_D9".into())
+    );
     let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/logs";
     assert_eq!(ok(with(json!({"stream": arn}))).stream, StreamRef::Arn(arn.into()));
-    assert_eq!(err(with(json!({"stream": "arn:aws:s3:::bucket"}))).field, "properties.stream");
+    assert_eq!(
+        err(with(json!({"stream": "arn:aws:s3:::bucket"}))).field,
+        "properties.stream"
+    );
 }
 
 #[test]
@@ -131,32 +149,67 @@ fn china_regions_use_the_cn_domain() {
 
 #[test]
 fn endpoint_must_be_http_or_https_without_path() {
-    assert_eq!(ok(with(json!({"endpoint": "http://localhost:4566"}))).endpoint.url(), "http://localhost:4566/");
-    assert_eq!(ok(with(json!({"endpoint": "https://k.example:443"}))).endpoint.authority, "k.example");
-    for bad in ["ftp://x", "localhost:4566", "http://x/path", "http://x/?q=1", "http://u:p@x"] {
-        assert_eq!(err(with(json!({"endpoint": bad}))).field, "properties.endpoint", "{bad}");
+    assert_eq!(
+        ok(with(json!({"endpoint": "http://localhost:4566"}))).endpoint.url(),
+        "http://localhost:4566/"
+    );
+    assert_eq!(
+        ok(with(json!({"endpoint": "https://k.example:443"})))
+            .endpoint
+            .authority,
+        "k.example"
+    );
+    for bad in [
+        "ftp://x",
+        "localhost:4566",
+        "http://x/path",
+        "http://x/?q=1",
+        "http://u:p@x",
+    ] {
+        assert_eq!(
+            err(with(json!({"endpoint": bad}))).field,
+            "properties.endpoint",
+            "{bad}"
+        );
     }
 }
 
 #[test]
 fn partition_key_is_1_to_256_characters() {
-    assert_eq!(ok(with(json!({"partition_key": "é".repeat(256)}))).partition_key.chars().count(), 256);
-    assert_eq!(err(with(json!({"partition_key": "x".repeat(257)}))).field, "properties.partition_key");
-    assert_eq!(err(with(json!({"partition_key": ""}))).field, "properties.partition_key");
+    assert_eq!(
+        ok(with(json!({"partition_key": "é".repeat(256)})))
+            .partition_key
+            .chars()
+            .count(),
+        256
+    );
+    assert_eq!(
+        err(with(json!({"partition_key": "x".repeat(257)}))).field,
+        "properties.partition_key"
+    );
+    assert_eq!(
+        err(with(json!({"partition_key": ""}))).field,
+        "properties.partition_key"
+    );
 }
 
 #[test]
 fn size_limits_may_be_raised_to_10_mib() {
     let c = ok(with(json!({"max_record_size": 10485760, "max_request_size": 10485760})));
     assert_eq!((c.max_record_size, c.max_request_size), (10 << 20, 10 << 20));
-    assert_eq!(err(with(json!({"max_request_size": 10485761}))).field, "properties.max_request_size");
-    assert_eq!(err(with(json!({"max_record_size": 6 << 20}))).field, "properties.max_record_size");
+    assert_eq!(
+        err(with(json!({"max_request_size": 10485761}))).field,
+        "properties.max_request_size"
+    );
+    assert_eq!(
+        err(with(json!({"max_record_size": 6 << 20}))).field,
+        "properties.max_record_size"
+    );
 }
 
 #[test]
 fn later_features_are_refused_with_not_supported_yet() {
     for (props, field) in [
-        (json!({"field_format": "cim"}), "properties.field_format"),
         (json!({"cron": "*/5 * * * *"}), "properties.cron"),
         (json!({"interval": "5m"}), "properties.interval"),
         (json!({"debug": {"status": true}}), "properties.debug.status"),
@@ -169,6 +222,38 @@ fn later_features_are_refused_with_not_supported_yet() {
     let mut v = base();
     v["status"] = json!(false);
     assert!(err(v).message.contains("not supported yet"));
+}
+
+#[test]
+fn field_format_is_one_of_the_eight_formats_in_any_case() {
+    assert_eq!(ok(base()).field_format, None);
+    assert_eq!(ok(with(json!({"field_format": null}))).field_format, None);
+    for (value, format) in [
+        ("ecs", FieldFormat::Ecs),
+        ("CIM", FieldFormat::Cim),
+        ("Asim", FieldFormat::Asim),
+        ("cEf", FieldFormat::Cef),
+        ("LEEF", FieldFormat::Leef),
+        ("csl", FieldFormat::Csl),
+        ("OCSF", FieldFormat::Ocsf),
+        ("Udm", FieldFormat::Udm),
+    ] {
+        assert_eq!(ok(with(json!({"field_format": value}))).field_format, Some(format));
+    }
+}
+
+#[test]
+fn field_format_refuses_other_values_naming_the_allowed_ones() {
+    assert_eq!(
+        err(with(json!({"field_format": "xml"}))),
+        ConfigError::new(
+            "properties.field_format",
+            "must be one of ecs, cim, asim, cef, leef, csl, ocsf, udm (any case), got \"xml\""
+        )
+    );
+    for bad in [json!(""), json!(" cim"), json!(5), json!(true), json!(["cim"])] {
+        assert_eq!(err(with(json!({"field_format": bad}))).field, "properties.field_format");
+    }
 }
 
 #[test]

@@ -1,1 +1,203 @@
-fn main(){}
+//! `kinesis-host`: runs the kinesis-target component over events read from a
+//! file or stdin. Exit codes: 0 every event delivered, 1 some failed, 2 bad
+//! config or unreadable input.
+
+mod demo;
+mod input;
+mod summary;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use input::{Input, InputFormat};
+use kinesis_host::config_file::{self, TargetDef};
+use kinesis_host::{KinesisRuntime, Tenant};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "kinesis-host",
+    version,
+    about = "Ship log events to Amazon Kinesis through the kinesis-target component"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Push events from the input through each target, flush, print a summary.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Config file (YAML or JSON): a `targets:` list or one target. Without
+    /// it, events go to an embedded local Kinesis endpoint (a demo).
+    #[arg(long, value_name = "FILE")]
+    config: Option<String>,
+    /// Run only the targets with these names (repeatable).
+    #[arg(long = "target", value_name = "NAME")]
+    targets: Vec<String>,
+    /// Events, one per line; `-` is stdin.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    input: String,
+    /// How a line becomes an event.
+    #[arg(long, value_enum, default_value_t = InputFormat::Lines)]
+    input_format: InputFormat,
+    /// `text` for people, `json` for one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    report: ReportFormat,
+    /// Events per `push` call.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    chunk_size: u32,
+    /// A component file to run instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    component: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// Exit code for bad config or unreadable input.
+const EXIT_USAGE: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Command::Run(args) = Cli::parse().command;
+    match run(args).await {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("kinesis-host: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<u8, String> {
+    let runtime = match &args.component {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read component {path}: {e}"))?;
+            KinesisRuntime::from_bytes(&bytes)
+        }
+        None => KinesisRuntime::new(),
+    }
+    .map_err(|e| format!("cannot load the component: {e:#}"))?;
+
+    let mut demo = None;
+    let defs = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {path}: {e}"))?;
+            config_file::parse(&text, |v| std::env::var(v).ok()).map_err(|e| format!("config {path}: {e}"))?
+        }
+        None => {
+            let d = demo::Demo::start()
+                .await
+                .map_err(|e| format!("cannot start the local endpoint: {e:#}"))?;
+            let defs = vec![d.target()];
+            demo = Some(d);
+            defs
+        }
+    };
+    let mut tenants = start_tenants(&runtime, select(defs, &args.targets)?).await?;
+
+    let mut rx = input::spawn(args.input.clone(), args.input_format, args.chunk_size as usize)?;
+    let progress = progress_bar(args.report);
+    let started = Instant::now();
+    let (mut lines, mut skipped, mut input_error) = (0, 0, None);
+    while let Some(message) = rx.recv().await {
+        match message {
+            Input::Events(events) => {
+                for tenant in &mut tenants {
+                    tenant.push(&events).await;
+                }
+                progress.inc(events.len() as u64);
+            }
+            Input::End { lines: l, skipped: s } => (lines, skipped) = (l, s),
+            Input::Error(e) => input_error = Some(e),
+        }
+    }
+    for tenant in &mut tenants {
+        tenant.flush().await;
+    }
+    progress.finish_and_clear();
+
+    let summary = summary::Summary::new(&tenants, lines, skipped, started.elapsed());
+    match args.report {
+        ReportFormat::Json => println!("{}", serde_json::to_string(&summary).unwrap_or_default()),
+        ReportFormat::Text => summary.print_text(),
+    }
+    if let Some(d) = demo {
+        if args.report == ReportFormat::Text {
+            d.show_arrivals();
+        }
+        d.stop().await;
+    }
+    match input_error {
+        Some(e) => Err(format!("{e} (events before it were flushed and are in the summary)")),
+        None => Ok(summary.exit_code() as u8),
+    }
+}
+
+/// Keeps the targets this host runs: `amazonkinesis`, and the named ones.
+fn select(defs: Vec<TargetDef>, names: &[String]) -> Result<Vec<TargetDef>, String> {
+    for name in names {
+        if !defs.iter().any(|d| &d.name == name) {
+            return Err(format!("--target {name}: no target of that name in the config"));
+        }
+    }
+    let chosen: Vec<TargetDef> = defs
+        .into_iter()
+        .filter(|d| names.is_empty() || names.contains(&d.name))
+        .filter(|d| {
+            let ours = d.kind == "amazonkinesis";
+            if !ours {
+                eprintln!(
+                    "kinesis-host: skipping target {} of type {} (this host runs amazonkinesis targets)",
+                    d.name, d.kind
+                );
+            }
+            ours
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Err("no amazonkinesis target to run in the config".into());
+    }
+    Ok(chosen)
+}
+
+async fn start_tenants(runtime: &KinesisRuntime, defs: Vec<TargetDef>) -> Result<Vec<Tenant>, String> {
+    let mut tenants = Vec::with_capacity(defs.len());
+    for def in defs {
+        let json = def.definition.to_string();
+        match Tenant::start(runtime, &json).await {
+            Ok(Ok(tenant)) => tenants.push(tenant),
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "config error in target {:?} (targets[{}]): {}: {}",
+                    def.name, def.index, e.field, e.message
+                ));
+            }
+            Err(e) => return Err(format!("target {:?}: the component failed to start: {e:#}", def.name)),
+        }
+    }
+    Ok(tenants)
+}
+
+/// A progress bar on stderr when it is a terminal and the report is for people.
+fn progress_bar(report: ReportFormat) -> indicatif::ProgressBar {
+    if report == ReportFormat::Json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} events pushed ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

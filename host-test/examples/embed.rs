@@ -1,0 +1,46 @@
+//! Loading the kinesis-target component in your own host, in a dozen lines:
+//! compile once, one instance per target, configure, push, flush.
+//!
+//! `cargo run --release -p kinesis-host --example embed` ships three events
+//! to the embedded local endpoint and prints each outcome.
+
+use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig};
+use kinesis_host::{KinesisRuntime, wit};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A local endpoint stands in for AWS here; use your region and credentials instead.
+    let endpoint = LocalEndpoint::start(LocalEndpointConfig::default()).await?;
+    endpoint.create_stream("app-logs", 1);
+
+    let runtime = KinesisRuntime::new()?; // compiles the component once
+    let mut target = runtime.instantiate().await?; // one store per target
+    let config = serde_json::json!({
+        "name": "app", "type": "amazonkinesis",
+        "properties": {
+            "key": kinesis_host::local_endpoint::DEFAULT_ACCESS_KEY,
+            "secret": kinesis_host::local_endpoint::DEFAULT_SECRET_KEY,
+            "region": "us-east-1", "endpoint": endpoint.url(), "stream": "app-logs"
+        }
+    });
+    if let Err(e) = target.configure(&config.to_string()).await? {
+        anyhow::bail!("{}: {}", e.field, e.message);
+    }
+
+    let events: Vec<wit::Event> = (1..=3)
+        .map(|id| wit::Event {
+            id,
+            data: format!("event {id}").into_bytes(),
+        })
+        .collect();
+    let mut outcomes = target.push(&events).await?.outcomes;
+    outcomes.extend(target.flush().await?.outcomes); // every event now has an outcome
+    for o in outcomes {
+        match o.outcome {
+            wit::Outcome::Delivered(d) => println!("event {} -> {} #{}", o.id, d.shard_id, d.sequence_number),
+            wit::Outcome::Failed(f) => println!("event {} failed: {}: {}", o.id, f.code, f.message),
+        }
+    }
+    endpoint.shutdown().await;
+    Ok(())
+}

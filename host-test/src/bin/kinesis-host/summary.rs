@@ -1,0 +1,153 @@
+//! The run's summary: text for people, one JSON object for scripts.
+//! The JSON keys are a public contract: add keys, never rename or remove.
+
+use kinesis_host::Tenant;
+use kinesis_host::tenant::Tally;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Serialize)]
+pub struct Summary {
+    /// Input lines read (events offered to each target, plus skipped lines).
+    pub events: u64,
+    pub skipped_lines: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub failed_by_code: BTreeMap<String, u64>,
+    pub failures: Vec<TargetFailure>,
+    pub requests: u64,
+    pub bytes_sent: u64,
+    pub protocol_errors: u64,
+    pub elapsed_s: f64,
+    pub events_per_s: f64,
+    pub targets: Vec<TargetSummary>,
+}
+
+#[derive(Serialize)]
+pub struct TargetFailure {
+    pub target: String,
+    #[serde(flatten)]
+    pub failure: kinesis_host::tenant::FailedEvent,
+}
+
+#[derive(Serialize)]
+pub struct TargetSummary {
+    pub name: String,
+    pub description: Option<String>,
+    pub pipelines: Vec<String>,
+    pub stream: String,
+    pub region: String,
+    pub endpoint: String,
+    pub trapped: Option<String>,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+impl Summary {
+    pub fn new(tenants: &[Tenant], events: u64, skipped_lines: u64, elapsed: Duration) -> Self {
+        let mut s = Summary {
+            events,
+            skipped_lines,
+            delivered: 0,
+            failed: 0,
+            failed_by_code: BTreeMap::new(),
+            failures: Vec::new(),
+            requests: 0,
+            bytes_sent: 0,
+            protocol_errors: 0,
+            elapsed_s: elapsed.as_secs_f64(),
+            events_per_s: events as f64 / elapsed.as_secs_f64().max(1e-9),
+            targets: Vec::new(),
+        };
+        for t in tenants {
+            let tally = &t.tally;
+            s.delivered += tally.delivered;
+            s.failed += tally.failed;
+            s.requests += tally.requests;
+            s.bytes_sent += tally.bytes_sent;
+            s.protocol_errors += tally.protocol_errors;
+            for (code, n) in &tally.failed_by_code {
+                *s.failed_by_code.entry(code.clone()).or_default() += n;
+            }
+            s.failures.extend(tally.failures.iter().map(|f| TargetFailure {
+                target: t.info.name.clone(),
+                failure: f.clone(),
+            }));
+            s.targets.push(TargetSummary {
+                name: t.info.name.clone(),
+                description: t.info.description.clone(),
+                pipelines: t.info.pipelines.clone(),
+                stream: t.info.stream.clone(),
+                region: t.info.region.clone(),
+                endpoint: t.info.endpoint.clone(),
+                trapped: t.trapped().map(str::to_string),
+                // The per-target list of failures is already in `failures`.
+                tally: Tally {
+                    failures: Vec::new(),
+                    ..tally.clone()
+                },
+            });
+        }
+        s
+    }
+
+    /// Exit status: 0 when every event was delivered, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.failed == 0 && self.protocol_errors == 0 {
+            0
+        } else {
+            1
+        }
+    }
+
+    pub fn print_text(&self) {
+        println!(
+            "{} events read ({} empty lines skipped)",
+            self.events, self.skipped_lines
+        );
+        for t in &self.targets {
+            let pipelines = if t.pipelines.is_empty() {
+                "-".to_string()
+            } else {
+                t.pipelines.join(", ")
+            };
+            println!(
+                "target {} -> stream {} at {} (pipelines: {pipelines})",
+                t.name, t.stream, t.endpoint
+            );
+            println!(
+                "  delivered {}, failed {}, requests {}, bytes sent {}",
+                t.tally.delivered, t.tally.failed, t.tally.requests, t.tally.bytes_sent
+            );
+            for (code, n) in &t.tally.failed_by_code {
+                println!("  failed {code}: {n}");
+            }
+            if let Some(trap) = &t.trapped {
+                println!("  the instance trapped: {trap}");
+            }
+            if t.tally.protocol_errors > 0 {
+                println!(
+                    "  protocol errors (outcomes missing or duplicated): {}",
+                    t.tally.protocol_errors
+                );
+            }
+        }
+        for f in self.failures.iter().take(10) {
+            println!(
+                "  failed event {} on {}: {}: {}",
+                f.failure.id, f.target, f.failure.code, f.failure.message
+            );
+        }
+        if self.failures.len() > 10 {
+            println!(
+                "  ... and {} more failed events (use --report json for all)",
+                self.failures.len() - 10
+            );
+        }
+        println!(
+            "delivered {}, failed {} in {:.2} s: {:.0} events/s",
+            self.delivered, self.failed, self.elapsed_s, self.events_per_s
+        );
+    }
+}

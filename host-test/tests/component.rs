@@ -1,0 +1,186 @@
+//! The component inside wasmtime, against the embedded local endpoint: the
+//! whole path from `push` to stored records, and the failure paths a user
+//! meets first (wrong secret, unreachable endpoint, push before configure).
+
+use kinesis_host::local_endpoint::{DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, LocalEndpoint, LocalEndpointConfig};
+use kinesis_host::{KinesisRuntime, Tenant, wit};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Compiling the component takes a while; every test shares one runtime.
+fn runtime() -> &'static KinesisRuntime {
+    static RUNTIME: OnceLock<KinesisRuntime> = OnceLock::new();
+    RUNTIME.get_or_init(|| KinesisRuntime::new().expect("component compiles"))
+}
+
+fn config(endpoint: &str, secret: &str, extra: serde_json::Value) -> String {
+    let mut c = serde_json::json!({"name": "t", "type": "amazonkinesis", "pipelines": ["checkpoint"], "properties": {
+        "key": DEFAULT_ACCESS_KEY, "secret": secret, "region": "us-east-1",
+        "endpoint": endpoint, "stream": "logs", "partition_key": "pk-1", "timeout": 5}});
+    for (k, v) in extra.as_object().unwrap() {
+        c["properties"][k] = v.clone();
+    }
+    c.to_string()
+}
+
+async fn endpoint() -> LocalEndpoint {
+    let e = LocalEndpoint::start(LocalEndpointConfig::default()).await.unwrap();
+    e.create_stream("logs", 2);
+    e
+}
+
+async fn tenant(config: &str) -> Tenant {
+    Tenant::start(runtime(), config).await.unwrap().unwrap()
+}
+
+fn event(id: u64, data: Vec<u8>) -> wit::Event {
+    wit::Event { id, data }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_events_arrive_byte_for_byte_with_the_configured_key() {
+    let ep = endpoint().await;
+    let mut t = tenant(&config(
+        &ep.url(),
+        DEFAULT_SECRET_KEY,
+        serde_json::json!({"max_events": 100}),
+    ))
+    .await;
+    assert_eq!(t.info.pipelines, ["checkpoint"]);
+    let events: Vec<wit::Event> = (0..1234u64)
+        .map(|i| {
+            event(
+                i,
+                (0..(i % 300) as usize + 1).map(|b| (b as u64 * 31 + i) as u8).collect(),
+            )
+        })
+        .collect();
+    let mut settled = t.push(&events).await;
+    settled.extend(t.flush().await);
+    assert_eq!(settled.len(), events.len());
+    assert_eq!(t.tally.delivered, 1234);
+    assert_eq!(t.tally.requests, 13);
+    let stored = ep.records("logs");
+    assert_eq!(stored.len(), events.len());
+    let by_seq: HashMap<(String, String), Vec<u8>> = stored
+        .iter()
+        .map(|r| ((r.shard_id.clone(), r.sequence_number.clone()), r.data.clone()))
+        .collect();
+    assert!(stored.iter().all(|r| r.partition_key == "pk-1"));
+    for o in settled {
+        let wit::Outcome::Delivered(d) = o.outcome else {
+            panic!("event {} not delivered", o.id)
+        };
+        assert_eq!(
+            by_seq[&(d.shard_id, d.sequence_number)],
+            events[o.id as usize].data,
+            "event {}",
+            o.id
+        );
+    }
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_secret_fails_every_event_with_the_signature_code() {
+    let ep = endpoint().await;
+    let mut t = tenant(&config(&ep.url(), "not-the-secret", serde_json::json!({}))).await;
+    t.push(&[event(1, b"a".to_vec()), event(2, b"b".to_vec())]).await;
+    t.flush().await;
+    assert_eq!(t.tally.failed, 2);
+    assert_eq!(
+        t.tally.failed_by_code.keys().collect::<Vec<_>>(),
+        ["InvalidSignatureException"]
+    );
+    assert!(!t.tally.failures[0].retryable);
+    assert!(!t.tally.failures[0].message.contains("not-the-secret"));
+    assert!(ep.records("logs").is_empty());
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_endpoint_fails_with_connection_error_after_retries() {
+    // Bind and drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut t = tenant(&config(
+        &format!("http://127.0.0.1:{port}"),
+        "s",
+        serde_json::json!({"max_retries": 1}),
+    ))
+    .await;
+    t.push(&[event(7, b"x".to_vec())]).await;
+    t.flush().await;
+    assert_eq!(t.tally.failed_by_code.keys().collect::<Vec<_>>(), ["ConnectionError"]);
+    assert_eq!(t.tally.requests, 2);
+    assert!(t.tally.failures[0].retryable);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_over_the_endpoint_limit_are_caught_before_sending() {
+    let ep = endpoint().await;
+    let mut t = tenant(&config(&ep.url(), DEFAULT_SECRET_KEY, serde_json::json!({}))).await;
+    let at_limit = vec![b'x'; 1024 * 1024 - "pk-1".len()];
+    let over = vec![b'y'; 1024 * 1024 - "pk-1".len() + 1];
+    t.push(&[event(1, at_limit.clone()), event(2, over), event(3, b"small".to_vec())])
+        .await;
+    t.flush().await;
+    assert_eq!((t.tally.delivered, t.tally.failed), (2, 1));
+    assert_eq!(t.tally.failures[0].id, 2);
+    assert_eq!(t.tally.failures[0].code, "RecordTooLarge");
+    assert!(ep.records("logs").iter().any(|r| r.data == at_limit));
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_before_configure_fails_each_event_not_the_instance() {
+    let mut instance = runtime().instantiate().await.unwrap();
+    let report = instance.push(&[event(1, b"a".to_vec())]).await.unwrap();
+    let wit::Outcome::Failed(f) = &report.outcomes[0].outcome else {
+        panic!()
+    };
+    assert_eq!(f.code, "NotConfigured");
+    let err = instance
+        .configure(&config("http://127.0.0.1:1", "s", serde_json::json!({"max_events": 501})))
+        .await
+        .unwrap();
+    let e = err.unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.message.as_str()),
+        ("properties.max_events", "must be 1..=500, got 501")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconfigure_delivers_buffered_events_under_the_old_stream() {
+    let ep = endpoint().await;
+    ep.create_stream("other", 1);
+    let mut instance = runtime().instantiate().await.unwrap();
+    instance
+        .configure(&config(&ep.url(), DEFAULT_SECRET_KEY, serde_json::json!({})))
+        .await
+        .unwrap()
+        .unwrap();
+    instance.push(&[event(1, b"old".to_vec())]).await.unwrap();
+    instance
+        .configure(&config(
+            &ep.url(),
+            DEFAULT_SECRET_KEY,
+            serde_json::json!({"stream": "other"}),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    // The old event's outcome comes with the first report after the switch.
+    let mut outcomes = instance.push(&[event(2, b"new".to_vec())]).await.unwrap().outcomes;
+    outcomes.extend(instance.flush().await.unwrap().outcomes);
+    let mut ids: Vec<u64> = outcomes.iter().map(|o| o.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(ep.records("logs")[0].data, b"old");
+    assert_eq!(ep.records("other")[0].data, b"new");
+    ep.shutdown().await;
+}
