@@ -1,0 +1,14 @@
+"""The CLI against kinesis-local (kinesis-mock, the engine LocalStack uses)."""
+
+from e2e_scenarios import lines_to_two_targets, mixed_binary_events_with_one_oversized
+
+
+def test_kinesis_local_mixed_binary_events_one_oversized_rest_exactly_once(
+        host_bin, kinesis_local, new_stream, tmp_path):
+    mixed_binary_events_with_one_oversized(host_bin, kinesis_local, new_stream, tmp_path,
+                                           seed=20240611)
+
+
+def test_kinesis_local_lines_two_targets_each_stream_gets_every_line_once(
+        host_bin, kinesis_local, new_stream, tmp_path):
+    lines_to_two_targets(host_bin, kinesis_local, new_stream, tmp_path, seed=7)
