@@ -39,7 +39,11 @@ pub struct Batcher {
 
 impl Batcher {
     pub fn new(limits: BatchLimits) -> Self {
-        Self { limits, open: Batch::default(), ready: VecDeque::new() }
+        Self {
+            limits,
+            open: Batch::default(),
+            ready: VecDeque::new(),
+        }
     }
 
     /// Size a record counts for against the request limit.
@@ -55,8 +59,7 @@ impl Batcher {
         }
         self.open.payload_bytes += size;
         self.open.records.push(record);
-        if self.open.records.len() >= self.limits.max_events
-            || self.open.payload_bytes >= self.limits.max_request_size
+        if self.open.records.len() >= self.limits.max_events || self.open.payload_bytes >= self.limits.max_request_size
         {
             self.close();
         }

@@ -36,8 +36,10 @@ struct Component;
 
 impl wit::Guest for Component {
     fn configure(config: String) -> Result<wit::TargetInfo, wit::ConfigError> {
-        let config = config::parse(&config)
-            .map_err(|e| wit::ConfigError { field: e.field, message: e.message })?;
+        let config = config::parse(&config).map_err(|e| wit::ConfigError {
+            field: e.field,
+            message: e.message,
+        })?;
         let info = target_info(&config);
         STATE.with_borrow_mut(|state| match &mut state.target {
             Some(target) => target.reconfigure(config),
@@ -56,9 +58,15 @@ impl wit::Guest for Component {
                 let failure = Failure::target(codes::NOT_CONFIGURED, "push before a successful configure", true);
                 let outcomes = events
                     .into_iter()
-                    .map(|e| report::EventOutcome { id: e.id, outcome: Outcome::Failed(failure.clone()) })
+                    .map(|e| report::EventOutcome {
+                        id: e.id,
+                        outcome: Outcome::Failed(failure.clone()),
+                    })
                     .collect();
-                to_wit(report::Report { outcomes, ..Default::default() })
+                to_wit(report::Report {
+                    outcomes,
+                    ..Default::default()
+                })
             }
         })
     }
@@ -97,9 +105,13 @@ fn to_wit(r: report::Report) -> wit::Report {
             .map(|o| wit::EventOutcome {
                 id: o.id,
                 outcome: match o.outcome {
-                    Outcome::Delivered { shard_id, sequence_number } => {
-                        wit::Outcome::Delivered(wit::Delivered { shard_id, sequence_number })
-                    }
+                    Outcome::Delivered {
+                        shard_id,
+                        sequence_number,
+                    } => wit::Outcome::Delivered(wit::Delivered {
+                        shard_id,
+                        sequence_number,
+                    }),
                     Outcome::Failed(f) => wit::Outcome::Failed(wit::Failed {
                         code: f.code,
                         message: f.message,

@@ -89,7 +89,10 @@ mod tests {
     use super::*;
 
     fn rec(data: &[u8]) -> Record {
-        Record { id: 0, data: data.to_vec() }
+        Record {
+            id: 0,
+            data: data.to_vec(),
+        }
     }
 
     #[test]

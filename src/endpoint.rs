@@ -28,8 +28,15 @@ impl Endpoint {
     /// assert_eq!(Endpoint::for_region("cn-north-1").authority, "kinesis.cn-north-1.amazonaws.com.cn");
     /// ```
     pub fn for_region(region: &str) -> Self {
-        let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
-        Self { scheme: Scheme::Https, authority: format!("kinesis.{region}.{suffix}") }
+        let suffix = if region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        Self {
+            scheme: Scheme::Https,
+            authority: format!("kinesis.{region}.{suffix}"),
+        }
     }
 
     /// Parses a user-given `http://` or `https://` URL with no path beyond `/`.
@@ -41,8 +48,10 @@ impl Endpoint {
     /// assert_eq!(Endpoint::parse("http://localhost:4566").unwrap().url(), "http://localhost:4566/");
     /// ```
     pub fn parse(url: &str) -> Result<Self, String> {
-        let uri: http::Uri =
-            url.trim().parse().map_err(|e| format!("not a valid URL ({e}): {url:?}"))?;
+        let uri: http::Uri = url
+            .trim()
+            .parse()
+            .map_err(|e| format!("not a valid URL ({e}): {url:?}"))?;
         let scheme = match uri.scheme_str() {
             Some("http") => Scheme::Http,
             Some("https") => Scheme::Https,

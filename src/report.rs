@@ -20,7 +20,12 @@ pub struct Failure {
 impl Failure {
     /// A failure the component decided itself.
     pub fn target(code: &str, message: impl Into<String>, retryable: bool) -> Self {
-        Self { code: code.to_string(), message: message.into(), origin: Origin::Target, retryable }
+        Self {
+            code: code.to_string(),
+            message: message.into(),
+            origin: Origin::Target,
+            retryable,
+        }
     }
 }
 

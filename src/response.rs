@@ -73,7 +73,10 @@ fn record_result(e: Entry) -> RecordResult {
             code,
             origin: Origin::Kinesis,
         }),
-        (_, Some(sequence_number), Some(shard_id)) => RecordResult::Delivered { shard_id, sequence_number },
+        (_, Some(sequence_number), Some(shard_id)) => RecordResult::Delivered {
+            shard_id,
+            sequence_number,
+        },
         _ => RecordResult::Failed(Failure {
             code: codes::MALFORMED_RESPONSE.into(),
             message: "result entry has neither SequenceNumber and ShardId nor ErrorCode".into(),

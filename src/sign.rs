@@ -29,7 +29,10 @@ impl Signer {
             None,
             "config",
         );
-        Self { identity: creds.into(), region: region.to_string() }
+        Self {
+            identity: creds.into(),
+            region: region.to_string(),
+        }
     }
 
     /// Signs `POST /` to `authority` with `headers` and `body`; returns the
@@ -65,8 +68,9 @@ impl Signer {
         let all_headers = std::iter::once(("host", authority)).chain(headers.iter().copied());
         let request = SignableRequest::new("POST", &url, all_headers, SignableBody::Bytes(body))
             .map_err(|e| format!("request cannot be signed: {e}"))?;
-        let (instructions, _signature) =
-            sign(request, &params).map_err(|e| format!("signing failed: {e}"))?.into_parts();
+        let (instructions, _signature) = sign(request, &params)
+            .map_err(|e| format!("signing failed: {e}"))?
+            .into_parts();
         let (added, _params) = instructions.into_parts();
         Ok(added
             .into_iter()

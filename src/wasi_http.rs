@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme as WasiScheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+    Scheme as WasiScheme,
 };
 use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{OutputStream, StreamError};
@@ -37,7 +37,9 @@ impl Transport for WasiHttp {
     fn send(&mut self, request: &HttpRequest<'_>) -> Result<HttpResponse, TransportError> {
         let deadline = Deadline::after(request.timeout);
         let outgoing = build_request(request)?;
-        let body = outgoing.body().map_err(|()| build_error("request body already taken"))?;
+        let body = outgoing
+            .body()
+            .map_err(|()| build_error("request body already taken"))?;
         let timeout_ns = request.timeout.as_nanos() as u64;
         let options = RequestOptions::new();
         // Hosts may not support every timeout; what they refuse, the deadline covers.
@@ -55,16 +57,26 @@ impl Transport for WasiHttp {
             return Err(from_error_code(&e, true));
         }
         if let Err(message) = wrote_all {
-            return Err(TransportError { code: codes::CONNECTION_ERROR, message, ambiguous: true });
+            return Err(TransportError {
+                code: codes::CONNECTION_ERROR,
+                message,
+                ambiguous: true,
+            });
         }
         read_response(response, &deadline)
     }
 }
 
 fn build_request(request: &HttpRequest<'_>) -> Result<OutgoingRequest, TransportError> {
-    let mut list: Vec<(String, Vec<u8>)> =
-        request.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
-    list.push(("content-length".to_string(), request.body.len().to_string().into_bytes()));
+    let mut list: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
+    list.push((
+        "content-length".to_string(),
+        request.body.len().to_string().into_bytes(),
+    ));
     let headers = Fields::from_list(&list).map_err(|e| build_error(&format!("header rejected by host: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
     let scheme = match request.endpoint.scheme {
@@ -75,16 +87,26 @@ fn build_request(request: &HttpRequest<'_>) -> Result<OutgoingRequest, Transport
         && outgoing.set_scheme(Some(&scheme)).is_ok()
         && outgoing.set_authority(Some(&request.endpoint.authority)).is_ok()
         && outgoing.set_path_with_query(Some("/")).is_ok();
-    if ok { Ok(outgoing) } else { Err(build_error("host refused the request line")) }
+    if ok {
+        Ok(outgoing)
+    } else {
+        Err(build_error("host refused the request line"))
+    }
 }
 
 fn build_error(message: &str) -> TransportError {
-    TransportError { code: codes::CONNECTION_ERROR, message: message.to_string(), ambiguous: false }
+    TransportError {
+        code: codes::CONNECTION_ERROR,
+        message: message.to_string(),
+        ambiguous: false,
+    }
 }
 
 /// Writes the whole body, waiting for the host's permits; gives up at the deadline.
 fn write_body(body: &OutgoingBody, mut rest: &[u8], deadline: &Deadline) -> Result<(), String> {
-    let stream: OutputStream = body.write().map_err(|()| "request body stream unavailable".to_string())?;
+    let stream: OutputStream = body
+        .write()
+        .map_err(|()| "request body stream unavailable".to_string())?;
     let ready = stream.subscribe();
     while !rest.is_empty() {
         match stream.check_write() {
@@ -95,7 +117,9 @@ fn write_body(body: &OutgoingBody, mut rest: &[u8], deadline: &Deadline) -> Resu
             }
             Ok(permit) => {
                 let n = rest.len().min(usize::try_from(permit).unwrap_or(usize::MAX));
-                stream.write(&rest[..n]).map_err(|e| stream_error("writing the request body", e))?;
+                stream
+                    .write(&rest[..n])
+                    .map_err(|e| stream_error("writing the request body", e))?;
                 rest = &rest[n..];
             }
             Err(e) => return Err(stream_error("writing the request body", e)),
@@ -131,8 +155,12 @@ fn read_response(response: IncomingResponse, deadline: &Deadline) -> Result<Http
         .into_iter()
         .next()
         .map(|v| String::from_utf8_lossy(&v).into_owned());
-    let incoming = response.consume().map_err(|()| build_error("response body already taken"))?;
-    let stream = incoming.stream().map_err(|()| build_error("response body stream unavailable"))?;
+    let incoming = response
+        .consume()
+        .map_err(|()| build_error("response body already taken"))?;
+    let stream = incoming
+        .stream()
+        .map_err(|()| build_error("response body stream unavailable"))?;
     let ready = stream.subscribe();
     let mut body = Vec::new();
     loop {
@@ -150,14 +178,22 @@ fn read_response(response: IncomingResponse, deadline: &Deadline) -> Result<Http
             Err(StreamError::Closed) => break,
             Err(e) => {
                 let message = stream_error("reading the answer", e);
-                return Err(TransportError { code: codes::CONNECTION_ERROR, message, ambiguous: true });
+                return Err(TransportError {
+                    code: codes::CONNECTION_ERROR,
+                    message,
+                    ambiguous: true,
+                });
             }
         }
     }
     drop(ready);
     drop(stream);
     drop(wasip2::http::types::IncomingBody::finish(incoming));
-    Ok(HttpResponse { status, error_type, body })
+    Ok(HttpResponse {
+        status,
+        error_type,
+        body,
+    })
 }
 
 fn stream_error(what: &str, e: StreamError) -> String {
@@ -178,14 +214,22 @@ fn from_error_code(e: &ErrorCode, sent: bool) -> TransportError {
         ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout | ErrorCode::HttpResponseTimeout => {
             (codes::TIMEOUT, sent)
         }
-        ErrorCode::ConnectionRefused | ErrorCode::DestinationNotFound | ErrorCode::DestinationUnavailable
-        | ErrorCode::DestinationIpProhibited | ErrorCode::DestinationIpUnroutable | ErrorCode::DnsError(_)
-        | ErrorCode::TlsProtocolError | ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) => {
-            (codes::CONNECTION_ERROR, false)
-        }
+        ErrorCode::ConnectionRefused
+        | ErrorCode::DestinationNotFound
+        | ErrorCode::DestinationUnavailable
+        | ErrorCode::DestinationIpProhibited
+        | ErrorCode::DestinationIpUnroutable
+        | ErrorCode::DnsError(_)
+        | ErrorCode::TlsProtocolError
+        | ErrorCode::TlsCertificateError
+        | ErrorCode::TlsAlertReceived(_) => (codes::CONNECTION_ERROR, false),
         _ => (codes::CONNECTION_ERROR, sent),
     };
-    TransportError { code, message: format!("{e:?}"), ambiguous }
+    TransportError {
+        code,
+        message: format!("{e:?}"),
+        ambiguous,
+    }
 }
 
 /// The longest wait for any single step (connect, a write permit, the first

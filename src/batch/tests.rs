@@ -1,15 +1,24 @@
 use super::*;
 
 fn batcher(max_events: usize, max_request_size: usize) -> Batcher {
-    Batcher::new(BatchLimits { max_events, max_request_size, partition_key_len: 7 })
+    Batcher::new(BatchLimits {
+        max_events,
+        max_request_size,
+        partition_key_len: 7,
+    })
 }
 
 fn rec(id: u64, len: usize) -> Record {
-    Record { id, data: vec![b'x'; len] }
+    Record {
+        id,
+        data: vec![b'x'; len],
+    }
 }
 
 fn drain(b: &mut Batcher) -> Vec<Vec<u64>> {
-    std::iter::from_fn(|| b.pop_ready()).map(|batch| batch.records.iter().map(|r| r.id).collect()).collect()
+    std::iter::from_fn(|| b.pop_ready())
+        .map(|batch| batch.records.iter().map(|r| r.id).collect())
+        .collect()
 }
 
 #[test]

@@ -14,10 +14,21 @@ fn per_record_results_come_back_in_order() {
         {"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded"},
         {"ErrorCode":"InternalFailure","ErrorMessage":"x"},
         {"ErrorCode":"AccessDeniedException","ErrorMessage":"kms"}],"EncryptionType":"NONE"}"#;
-    let PutRecordsResponse::Records(r) = parse(200, None, body, 4) else { panic!() };
-    assert_eq!(r[0], RecordResult::Delivered { shard_id: "shardId-000000000000".into(), sequence_number: "1".into() });
+    let PutRecordsResponse::Records(r) = parse(200, None, body, 4) else {
+        panic!()
+    };
+    assert_eq!(
+        r[0],
+        RecordResult::Delivered {
+            shard_id: "shardId-000000000000".into(),
+            sequence_number: "1".into()
+        }
+    );
     let RecordResult::Failed(f) = &r[1] else { panic!() };
-    assert_eq!((f.code.as_str(), f.retryable, f.origin), ("ProvisionedThroughputExceededException", true, Origin::Kinesis));
+    assert_eq!(
+        (f.code.as_str(), f.retryable, f.origin),
+        ("ProvisionedThroughputExceededException", true, Origin::Kinesis)
+    );
     let RecordResult::Failed(f) = &r[2] else { panic!() };
     assert!(f.retryable);
     let RecordResult::Failed(f) = &r[3] else { panic!() };
@@ -40,7 +51,8 @@ fn garbage_2xx_bodies_are_malformed() {
 
 #[test]
 fn json_errors_give_the_bare_code_and_message() {
-    let body = br#"{"__type":"com.amazonaws.kinesis.v20131202#ResourceNotFoundException","message":"Stream logs not found"}"#;
+    let body =
+        br#"{"__type":"com.amazonaws.kinesis.v20131202#ResourceNotFoundException","message":"Stream logs not found"}"#;
     let f = failed(parse(400, None, body, 3));
     assert_eq!(f.code, "ResourceNotFoundException");
     assert_eq!(f.message, "Stream logs not found");
@@ -49,7 +61,12 @@ fn json_errors_give_the_bare_code_and_message() {
 
 #[test]
 fn the_error_type_header_is_used_when_the_body_has_no_code() {
-    let f = failed(parse(400, Some("ValidationException:http://internal.amazon.com/"), b"{}", 1));
+    let f = failed(parse(
+        400,
+        Some("ValidationException:http://internal.amazon.com/"),
+        b"{}",
+        1,
+    ));
     assert_eq!(f.code, "ValidationException");
 }
 
@@ -66,10 +83,18 @@ fn moto_xml_auth_errors_are_read() {
 
 #[test]
 fn throttling_and_5xx_are_retryable() {
-    let f = failed(parse(400, None, br#"{"__type":"LimitExceededException","message":"slow down"}"#, 1));
+    let f = failed(parse(
+        400,
+        None,
+        br#"{"__type":"LimitExceededException","message":"slow down"}"#,
+        1,
+    ));
     assert!(f.retryable);
     let f = failed(parse(503, None, b"Service Unavailable", 1));
-    assert_eq!((f.code.as_str(), f.retryable, f.origin), ("HttpError", true, Origin::Transport));
+    assert_eq!(
+        (f.code.as_str(), f.retryable, f.origin),
+        ("HttpError", true, Origin::Transport)
+    );
     assert!(failed(parse(429, None, b"", 1)).retryable);
     assert!(!failed(parse(404, None, b"nope", 1)).retryable);
 }

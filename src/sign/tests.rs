@@ -12,8 +12,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 const BODY: &[u8] = br#"{"StreamName":"logs","Records":[{"Data":"aGVsbG8=","PartitionKey":"default"}]}"#;
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-const HEADERS: [(&str, &str); 2] =
-    [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "Kinesis_20131202.PutRecords")];
+const HEADERS: [(&str, &str); 2] = [
+    ("content-type", "application/x-amz-json-1.1"),
+    ("x-amz-target", "Kinesis_20131202.PutRecords"),
+];
 
 /// 2026-11-25T12:00:00Z
 fn time() -> std::time::SystemTime {
@@ -36,7 +38,9 @@ fn header<'a>(added: &'a [(String, String)], name: &str) -> Option<&'a str> {
 #[test]
 fn signature_matches_botocore_for_the_aws_endpoint() {
     let e = Endpoint::for_region("us-east-1");
-    let added = signer(None).sign("https", &e.authority, &HEADERS, BODY, time()).unwrap();
+    let added = signer(None)
+        .sign("https", &e.authority, &HEADERS, BODY, time())
+        .unwrap();
     assert_eq!(header(&added, "x-amz-date"), Some("20261125T120000Z"));
     assert_eq!(
         header(&added, "authorization"),
@@ -51,7 +55,9 @@ fn signature_matches_botocore_for_the_aws_endpoint() {
 #[test]
 fn signature_matches_botocore_with_a_port_and_a_session_token() {
     let e = Endpoint::parse("http://127.0.0.1:4567").unwrap();
-    let added = signer(Some("FwoGZXIvYXdzEXAMPLETOKEN")).sign("http", &e.authority, &HEADERS, BODY, time()).unwrap();
+    let added = signer(Some("FwoGZXIvYXdzEXAMPLETOKEN"))
+        .sign("http", &e.authority, &HEADERS, BODY, time())
+        .unwrap();
     assert_eq!(header(&added, "x-amz-security-token"), Some("FwoGZXIvYXdzEXAMPLETOKEN"));
     assert_eq!(
         header(&added, "authorization"),
@@ -71,7 +77,9 @@ fn an_explicit_default_port_signs_the_same_host_as_without_it() {
 
 #[test]
 fn host_connection_and_keep_alive_are_never_returned_as_headers() {
-    let added = signer(Some("t")).sign("https", "example.com", &HEADERS, BODY, time()).unwrap();
+    let added = signer(Some("t"))
+        .sign("https", "example.com", &HEADERS, BODY, time())
+        .unwrap();
     for (name, _) in &added {
         assert!(!["host", "connection", "keep-alive"].contains(&name.as_str()), "{name}");
     }
@@ -79,7 +87,11 @@ fn host_connection_and_keep_alive_are_never_returned_as_headers() {
 
 #[test]
 fn a_different_body_changes_the_signature() {
-    let a = signer(None).sign("https", "example.com", &HEADERS, BODY, time()).unwrap();
-    let b = signer(None).sign("https", "example.com", &HEADERS, b"{}", time()).unwrap();
+    let a = signer(None)
+        .sign("https", "example.com", &HEADERS, BODY, time())
+        .unwrap();
+    let b = signer(None)
+        .sign("https", "example.com", &HEADERS, b"{}", time())
+        .unwrap();
     assert_ne!(header(&a, "authorization"), header(&b, "authorization"));
 }
