@@ -27,6 +27,7 @@ pub struct Tally {
     pub delivered: u64,
     pub failed: u64,
     pub failed_by_code: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<FailedEvent>,
     pub requests: u64,
     pub bytes_sent: u64,

@@ -82,7 +82,7 @@ impl Summary {
                 region: t.info.region.clone(),
                 endpoint: t.info.endpoint.clone(),
                 trapped: t.trapped().map(str::to_string),
-                // The per-target list of failures is already in `failures`.
+                // Failures are listed once, at the top level, with their target.
                 tally: Tally {
                     failures: Vec::new(),
                     ..tally.clone()
