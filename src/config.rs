@@ -7,8 +7,11 @@
 
 use crate::endpoint::Endpoint;
 use crate::normalize::FieldFormat;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::time::Duration;
+
+mod fields;
+use fields::Obj;
 
 /// Kinesis' own limit on records per PutRecords request.
 pub const MAX_EVENTS_LIMIT: u64 = 500;
@@ -343,142 +346,6 @@ fn partition_key(props: &Obj) -> Result<String, ConfigError> {
         return Err(later("properties.partition_key", "a dynamic partition key ({{...}})"));
     }
     Ok(key)
-}
-
-/// A JSON object being read, with its dotted path for error messages.
-struct Obj<'a> {
-    path: &'a str,
-    map: &'a Map<String, Value>,
-}
-
-impl<'a> Obj<'a> {
-    fn new(path: &'a str, value: &'a Value) -> Result<Self, ConfigError> {
-        match value {
-            Value::Object(map) => Ok(Self { path, map }),
-            other => Err(ConfigError::new(
-                if path.is_empty() { "(config)" } else { path },
-                format!("must be an object, got {}", kind(other)),
-            )),
-        }
-    }
-
-    fn field(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    fn missing(&self, key: &str) -> ConfigError {
-        ConfigError::new(self.field(key), "required")
-    }
-
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key)
-    }
-
-    fn deny_unknown(&self, known: &[&str]) -> Result<(), ConfigError> {
-        match self.map.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(k) => Err(ConfigError::new(
-                self.field(k),
-                format!("unknown field (known: {})", known.join(", ")),
-            )),
-            None => Ok(()),
-        }
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(ConfigError::new(
-                self.field(key),
-                format!("must be a string, got {}", kind(other)),
-            )),
-        }
-    }
-
-    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(other) => Err(ConfigError::new(
-                self.field(key),
-                format!("must be true or false, got {other}"),
-            )),
-        }
-    }
-
-    fn uint(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
-        let parsed = match self.map.get(key) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
-            Some(_) => None,
-        };
-        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
-        match parsed {
-            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(ConfigError::new(
-                self.field(key),
-                format!("must be {min}..={max}, got {shown}"),
-            )),
-        }
-    }
-
-    /// A positive number of seconds, at most an hour.
-    fn seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
-        let parsed = match self.map.get(key) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => s.trim().trim_end_matches('s').parse::<f64>().ok(),
-            Some(_) => None,
-        };
-        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
-        match parsed {
-            Some(s) if s > 0.0 && s <= 3600.0 => Ok(Some(Duration::from_secs_f64(s))),
-            _ => Err(ConfigError::new(
-                self.field(key),
-                format!("must be seconds in (0, 3600], got {shown}"),
-            )),
-        }
-    }
-
-    fn string_list(&self, key: &str) -> Result<Vec<String>, ConfigError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    other => Err(ConfigError::new(
-                        format!("{}[{i}]", self.field(key)),
-                        format!("must be a string, got {}", kind(other)),
-                    )),
-                })
-                .collect(),
-            Some(other) => Err(ConfigError::new(
-                self.field(key),
-                format!("must be a list, got {}", kind(other)),
-            )),
-        }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
