@@ -85,6 +85,7 @@ impl wit::Guest for Component {
 fn target_info(c: &config::TargetConfig) -> wit::TargetInfo {
     wit::TargetInfo {
         name: c.name.clone(),
+        enabled: c.enabled,
         description: c.description.clone(),
         pipelines: c.pipelines.clone(),
         stream: c.stream.as_str().to_string(),

@@ -82,6 +82,8 @@ impl StreamRef {
 #[derive(Debug, Clone)]
 pub struct TargetConfig {
     pub name: String,
+    /// `status`: a disabled target sends nothing and hands every event back.
+    pub enabled: bool,
     pub description: Option<String>,
     pub pipelines: Vec<String>,
     pub credentials: Credentials,
@@ -146,9 +148,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
         return Err(ConfigError::new("type", format!("must be amazonkinesis, got {kind:?}")));
     }
     let pipelines = root.string_list("pipelines")?;
-    if !root.bool("status")?.unwrap_or(true) {
-        return Err(later("status", "status: false (a disabled target)"));
-    }
+    let enabled = root.bool("status")?.unwrap_or(true);
 
     let props_value = root.get("properties").ok_or_else(|| root.missing("properties"))?;
     let props = Obj::new("properties", props_value)?;
@@ -195,6 +195,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
 
     Ok(TargetConfig {
         name,
+        enabled,
         description,
         pipelines,
         credentials,

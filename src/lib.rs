@@ -1,9 +1,9 @@
 //! `kinesis-target`: a `wasm32-wasip2` component that ships log events to
 //! Amazon Kinesis Data Streams.
 //!
-//! The event's path through the modules: [`config`] -> [`batch`] ->
-//! [`encode`] -> [`sign`] -> [`send`] (over [`wasi_http`] in a component) ->
-//! [`response`] -> [`report`]; [`target`] drives it. Everything but the WASI
+//! The event's path through the modules: [`config`] -> [`normalize`] ->
+//! [`batch`] -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
+//! component) -> [`response`] -> [`report`]; [`target`] drives it. Everything but the WASI
 //! glue also builds natively, for unit tests and benchmarks.
 
 pub mod batch;

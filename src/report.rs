@@ -56,6 +56,8 @@ pub struct Report {
 pub mod codes {
     /// Data + partition key exceed `max_record_size`.
     pub const RECORD_TOO_LARGE: &str = "RecordTooLarge";
+    /// The target is disabled (`status: false`): nothing is sent.
+    pub const TARGET_DISABLED: &str = "TargetDisabled";
     /// `push` before a successful `configure`.
     pub const NOT_CONFIGURED: &str = "NotConfigured";
     /// The connection could not be made or broke.

@@ -74,6 +74,9 @@ impl<T: Transport, C: Clock> Target<T, C> {
 
     /// Buffers events and sends every batch that fills up.
     pub fn push(&mut self, events: impl IntoIterator<Item = Record>) {
+        if !self.config.enabled {
+            return self.hand_back(events);
+        }
         for mut record in events {
             // Before the size check: the limit applies to what is sent.
             if let Some(format) = self.config.field_format {
@@ -96,6 +99,18 @@ impl<T: Transport, C: Clock> Target<T, C> {
             self.report.accepted += 1;
             self.batcher.add(record);
             self.send_ready();
+        }
+    }
+
+    /// A disabled target never eats events: each one comes straight back.
+    fn hand_back(&mut self, events: impl IntoIterator<Item = Record>) {
+        let message = format!(
+            "target {} is disabled (status: false); nothing is sent",
+            self.config.name
+        );
+        let failure = Failure::target(codes::TARGET_DISABLED, message, false);
+        for record in events {
+            self.settle(record.id, Outcome::Failed(failure.clone()));
         }
     }
 

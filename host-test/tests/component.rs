@@ -144,7 +144,11 @@ async fn push_before_configure_fails_each_event_not_the_instance() {
     };
     assert_eq!(f.code, "NotConfigured");
     let err = instance
-        .configure(&config("http://127.0.0.1:1", "s", serde_json::json!({"max_events": 501})))
+        .configure(&config(
+            "http://127.0.0.1:1",
+            "s",
+            serde_json::json!({"max_events": 501}),
+        ))
         .await
         .unwrap();
     let e = err.unwrap_err();
@@ -182,5 +186,21 @@ async fn reconfigure_delivers_buffered_events_under_the_old_stream() {
     assert_eq!(ids, [1, 2]);
     assert_eq!(ep.records("logs")[0].data, b"old");
     assert_eq!(ep.records("other")[0].data, b"new");
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_target_hands_events_back_and_the_endpoint_gets_nothing() {
+    let ep = endpoint().await;
+    let mut def: serde_json::Value =
+        serde_json::from_str(&config(&ep.url(), DEFAULT_SECRET_KEY, serde_json::json!({}))).unwrap();
+    def["status"] = serde_json::json!(false);
+    let mut t = tenant(&def.to_string()).await;
+    assert!(!t.info.enabled);
+    t.push(&[event(1, b"a".to_vec()), event(2, b"b".to_vec())]).await;
+    t.flush().await;
+    assert_eq!((t.tally.delivered, t.tally.failed, t.tally.requests), (0, 2, 0));
+    assert_eq!(t.tally.failed_by_code.keys().collect::<Vec<_>>(), ["TargetDisabled"]);
+    assert_eq!(ep.stats().requests, 0);
     ep.shutdown().await;
 }

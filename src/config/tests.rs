@@ -219,9 +219,19 @@ fn later_features_are_refused_with_not_supported_yet() {
         assert_eq!(e.field, field);
         assert!(e.message.contains("not supported yet"), "{e}");
     }
+}
+
+#[test]
+fn status_false_disables_the_target_but_the_rest_is_still_validated() {
+    assert!(ok(base()).enabled);
     let mut v = base();
     v["status"] = json!(false);
-    assert!(err(v).message.contains("not supported yet"));
+    assert!(!ok(v.clone()).enabled);
+    v["properties"]["max_events"] = json!(501);
+    assert_eq!(err(v).field, "properties.max_events");
+    let mut v = base();
+    v["status"] = json!("maybe");
+    assert_eq!(err(v).field, "status");
 }
 
 #[test]

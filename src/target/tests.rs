@@ -280,3 +280,23 @@ fn field_format_sends_the_normalized_event_and_counts_non_objects() {
     assert_eq!(data(1), b"plain text");
     assert_eq!(t.stats().normalize_passthrough, 1);
 }
+
+#[test]
+fn a_disabled_target_hands_every_event_back_and_sends_nothing() {
+    let (mut t, script) = target(serde_json::json!({}));
+    let mut config = t.config().clone();
+    config.enabled = false;
+    t.reconfigure(config);
+    t.push(events(0..3, 1));
+    t.flush();
+    let report = t.take_report();
+    assert_eq!((report.accepted, report.requests), (0, 0));
+    for o in outcomes(&report, 0..3).values() {
+        let Outcome::Failed(f) = o else {
+            panic!("a disabled target delivered")
+        };
+        assert_eq!((f.code.as_str(), f.retryable), ("TargetDisabled", false));
+        assert!(f.message.contains("disabled"));
+    }
+    assert!(script.sent.borrow().is_empty());
+}

@@ -175,7 +175,15 @@ async fn start_tenants(runtime: &KinesisRuntime, defs: Vec<TargetDef>) -> Result
     for def in defs {
         let json = def.definition.to_string();
         match Tenant::start(runtime, &json).await {
-            Ok(Ok(tenant)) => tenants.push(tenant),
+            Ok(Ok(tenant)) => {
+                if !tenant.info.enabled {
+                    eprintln!(
+                        "kinesis-host: target {} is disabled (status: false): it sends nothing, every event comes back failed with TargetDisabled",
+                        tenant.info.name
+                    );
+                }
+                tenants.push(tenant)
+            }
             Ok(Err(e)) => {
                 return Err(format!(
                     "config error in target {:?} (targets[{}]): {}: {}",

@@ -34,6 +34,7 @@ pub struct TargetFailure {
 #[derive(Serialize)]
 pub struct TargetSummary {
     pub name: String,
+    pub enabled: bool,
     pub description: Option<String>,
     pub pipelines: Vec<String>,
     pub stream: String,
@@ -76,6 +77,7 @@ impl Summary {
             }));
             s.targets.push(TargetSummary {
                 name: t.info.name.clone(),
+                enabled: t.info.enabled,
                 description: t.info.description.clone(),
                 pipelines: t.info.pipelines.clone(),
                 stream: t.info.stream.clone(),
@@ -112,8 +114,13 @@ impl Summary {
             } else {
                 t.pipelines.join(", ")
             };
+            let disabled = if t.enabled {
+                ""
+            } else {
+                " [disabled: status false, nothing sent]"
+            };
             println!(
-                "target {} -> stream {} at {} (pipelines: {pipelines})",
+                "target {} -> stream {} at {} (pipelines: {pipelines}){disabled}",
                 t.name, t.stream, t.endpoint
             );
             println!(
