@@ -12,6 +12,7 @@ use std::time::Duration;
 
 mod fields;
 use fields::Obj;
+pub(crate) use fields::kind as json_kind;
 
 /// Kinesis' own limit on records per PutRecords request.
 pub const MAX_EVENTS_LIMIT: u64 = 500;
@@ -134,7 +135,10 @@ const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 /// ```
 pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
     let value: Value =
-        serde_json::from_str(json).map_err(|e| ConfigError::new("(config)", format!("not valid JSON: {e}")))?;
+        // `from_slice`, not `from_str`: the answer parser already links the
+        // slice reader, and a second reader is ~8 KB more component.
+        serde_json::from_slice(json.as_bytes())
+            .map_err(|e| ConfigError::new("(config)", format!("not valid JSON: {e}")))?;
     let root = Obj::new("", &value)?;
     root.deny_unknown(TARGET_FIELDS)?;
 
@@ -255,10 +259,7 @@ fn interval_is_realtime(v: &Value) -> Result<bool, String> {
         Some((i, c)) if "smhd".contains(c) => (&text[..i], c),
         _ => (text.as_str(), 's'),
     };
-    let amount: f64 = digits
-        .trim()
-        .parse()
-        .ok()
+    let amount: f64 = fields::parse_f64(digits.trim())
         .filter(|n: &f64| n.is_finite() && *n >= 0.0)
         .ok_or_else(|| format!("must be seconds or a number with s/m/h/d, got {text:?}"))?;
     let secs = amount

@@ -4,8 +4,9 @@
 //! header, or, from some endpoints (moto's auth layer), as XML served as
 //! `text/html`; all three are read so the user sees the real code.
 
+use crate::config::json_kind;
 use crate::report::{Failure, Origin, codes, is_retryable_code};
-use serde::Deserialize;
+use serde_json::Value;
 
 /// The result of one record of a PutRecords request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +24,8 @@ pub enum PutRecordsResponse {
     RequestFailed(Failure),
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Output {
-    records: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// One item of the answer's `Records`.
+#[derive(Default)]
 struct Entry {
     sequence_number: Option<String>,
     shard_id: Option<String>,
@@ -55,14 +50,53 @@ pub fn parse(status: u16, error_type: Option<&str>, body: &[u8], sent: usize) ->
     if !(200..300).contains(&status) {
         return PutRecordsResponse::RequestFailed(request_error(status, error_type, body));
     }
-    let output: Output = match serde_json::from_slice(body) {
-        Ok(o) => o,
+    let parsed = serde_json::from_slice(body).map_err(|e| e.to_string());
+    let records = match parsed.and_then(entries) {
+        Ok(records) => records,
         Err(e) => return malformed(format!("PutRecords answer is not the expected JSON: {e}")),
     };
-    if output.records.len() != sent {
-        return malformed(format!("{} results for {sent} records sent", output.records.len()));
+    if records.len() != sent {
+        return malformed(format!("{} results for {sent} records sent", records.len()));
     }
-    PutRecordsResponse::Records(output.records.into_iter().map(record_result).collect())
+    PutRecordsResponse::Records(records.into_iter().map(record_result).collect())
+}
+
+/// The answer's `Records`, read from a [`Value`] rather than through
+/// `#[derive(Deserialize)]`: typed deserialization links serde's type-error
+/// messages, and through them core's float formatting, into the component
+/// (about 35 KB of its size).
+fn entries(output: Value) -> Result<Vec<Entry>, String> {
+    let Value::Object(output) = output else {
+        return Err(format!("the answer is {}, expected an object", json_kind(&output)));
+    };
+    let records = match output.into_iter().find(|(name, _)| name == "Records") {
+        Some((_, Value::Array(records))) => records,
+        Some((_, other)) => return Err(format!("Records is {}, expected a list", json_kind(&other))),
+        None => return Err("missing field `Records`".into()),
+    };
+    records.into_iter().map(entry).collect()
+}
+
+fn entry(record: Value) -> Result<Entry, String> {
+    let Value::Object(fields) = record else {
+        return Err(format!("a Records item is {}, expected an object", json_kind(&record)));
+    };
+    let mut entry = Entry::default();
+    for (name, value) in fields {
+        let slot = match name.as_str() {
+            "SequenceNumber" => &mut entry.sequence_number,
+            "ShardId" => &mut entry.shard_id,
+            "ErrorCode" => &mut entry.error_code,
+            "ErrorMessage" => &mut entry.error_message,
+            _ => continue,
+        };
+        *slot = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => return Err(format!("{name} is {}, expected a string", json_kind(&other))),
+        };
+    }
+    Ok(entry)
 }
 
 fn record_result(e: Entry) -> RecordResult {

@@ -304,3 +304,18 @@ fn debug_output_of_credentials_hides_secrets() {
     let shown = format!("{c:?}");
     assert!(!shown.contains("s3cret") && !shown.contains("sessiontoken"), "{shown}");
 }
+
+#[test]
+fn numbers_in_strings_are_read_as_json_numbers() {
+    for (text, value) in [
+        ("2.5", Some(2.5)),
+        ("30", Some(30.0)),
+        ("1e3", Some(1000.0)),
+        ("-1", Some(-1.0)),
+    ] {
+        assert_eq!(super::fields::parse_f64(text), value, "{text:?}");
+    }
+    for text in ["", "abc", "1 2", "0x10", "NaN", "inf", "1e400"] {
+        assert_eq!(super::fields::parse_f64(text), None, "{text:?}");
+    }
+}
