@@ -6,6 +6,7 @@ use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::faults::{Delivery, Plan};
 use super::shapes::ErrorBody;
 use super::{State, bump, get, now_ms, put, sigv4, streams};
 
@@ -34,13 +35,33 @@ impl ApiError {
 /// Result of an operation: the serialized JSON response body.
 pub(super) type OpResult = Result<Vec<u8>, ApiError>;
 
+/// A handled request: the answer, and how the server is to deliver it
+/// (injected faults may hold it back or drop it).
+pub(super) struct Handled {
+    pub response: Response<Vec<u8>>,
+    pub delivery: Delivery,
+}
+
 /// Handles one HTTP request. Pure apart from the shared state, so tests can
 /// call it without a socket.
-pub(super) fn handle(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response<Vec<u8>> {
+pub(super) fn handle(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Handled {
     bump(&state.counters.requests, 1);
-    match dispatch(state, method, uri, headers, body, SystemTime::now()) {
-        Ok(json) => response(StatusCode::OK, None, json),
-        Err(e) => error_response(state, &e),
+    let mut plan = None;
+    match dispatch(state, method, uri, headers, body, SystemTime::now(), &mut plan) {
+        Ok(json) => {
+            let (json, delivery) = match plan {
+                Some(plan) => plan.after_processing(state, json),
+                None => (json, Delivery::default()),
+            };
+            Handled {
+                response: response(StatusCode::OK, None, json),
+                delivery,
+            }
+        }
+        Err(e) => Handled {
+            response: error_response(state, &e),
+            delivery: Delivery::default(),
+        },
     }
 }
 
@@ -87,7 +108,17 @@ fn request_id() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
-fn dispatch(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], now: SystemTime) -> OpResult {
+/// Runs the operation; an authenticated PutRecords leaves the faults it
+/// drew in `plan`, for the answer.
+fn dispatch(
+    state: &State,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+    plan: &mut Option<Plan>,
+) -> OpResult {
     if method != Method::POST || uri.path() != "/" {
         return Err(ApiError::new(
             "UnknownOperationException",
@@ -130,7 +161,9 @@ fn dispatch(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap, body
         }
         "PutRecords" => {
             bump(&counters.put_records_requests, 1);
-            put::put_records(state, parse(body)?, now_ms)
+            let plan = plan.insert(state.faults.plan());
+            plan.failure(state)?;
+            put::put_records(state, parse(body)?, now_ms, plan)
         }
         "GetShardIterator" => get::get_shard_iterator(state, parse(body)?, now_ms),
         "GetRecords" => {

@@ -8,6 +8,7 @@
 
 mod amz_date;
 mod api;
+mod faults;
 mod get;
 mod put;
 mod server;
@@ -27,6 +28,8 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub use faults::{Faults, RequestError};
 
 /// Access key id the endpoint accepts by default.
 pub const DEFAULT_ACCESS_KEY: &str = "AKIDLOCALKINESIS";
@@ -54,6 +57,9 @@ pub struct LocalEndpointConfig {
     pub max_record_size: usize,
     /// Maximum sum of data + partition key bytes of one PutRecords request.
     pub max_request_size: usize,
+    /// Faults to inject from the start (none by default); see
+    /// [`LocalEndpoint::set_faults`] to change them while running.
+    pub faults: Faults,
 }
 
 impl Default for LocalEndpointConfig {
@@ -65,6 +71,7 @@ impl Default for LocalEndpointConfig {
             port: 0,
             max_record_size: DEFAULT_MAX_RECORD_SIZE,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+            faults: Faults::default(),
         }
     }
 }
@@ -105,6 +112,22 @@ pub struct EndpointStats {
     pub signature_failures: u64,
     /// All requests answered with an error status (auth failures included).
     pub error_responses: u64,
+    /// PutRecords calls that stored at least one record. A batch resent
+    /// after a lost answer counts again, and [`LocalEndpoint::records`]
+    /// holds every copy.
+    pub put_records_stored_requests: u64,
+    /// Records answered with an injected ProvisionedThroughputExceededException.
+    pub faults_throttled_records: u64,
+    /// PutRecords calls failed whole by [`Faults::fail_requests`].
+    pub faults_failed_requests: u64,
+    /// Connections closed unread by [`Faults::refuse_connections`].
+    pub faults_refused_connections: u64,
+    /// PutRecords answers held back by [`Faults::slow_answers`].
+    pub faults_slow_answers: u64,
+    /// PutRecords answers spoiled by [`Faults::malformed_answers`].
+    pub faults_malformed_answers: u64,
+    /// Connections closed unanswered by [`Faults::drop_after_processing`].
+    pub faults_dropped_connections: u64,
 }
 
 /// Live counters behind [`EndpointStats`].
@@ -119,6 +142,13 @@ struct Counters {
     auth_failures: AtomicU64,
     signature_failures: AtomicU64,
     error_responses: AtomicU64,
+    put_records_stored_requests: AtomicU64,
+    faults_throttled_records: AtomicU64,
+    faults_failed_requests: AtomicU64,
+    faults_refused_connections: AtomicU64,
+    faults_slow_answers: AtomicU64,
+    faults_malformed_answers: AtomicU64,
+    faults_dropped_connections: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -138,6 +168,13 @@ impl Counters {
             auth_failures: get(&self.auth_failures),
             signature_failures: get(&self.signature_failures),
             error_responses: get(&self.error_responses),
+            put_records_stored_requests: get(&self.put_records_stored_requests),
+            faults_throttled_records: get(&self.faults_throttled_records),
+            faults_failed_requests: get(&self.faults_failed_requests),
+            faults_refused_connections: get(&self.faults_refused_connections),
+            faults_slow_answers: get(&self.faults_slow_answers),
+            faults_malformed_answers: get(&self.faults_malformed_answers),
+            faults_dropped_connections: get(&self.faults_dropped_connections),
         }
     }
 }
@@ -147,11 +184,13 @@ struct State {
     config: LocalEndpointConfig,
     store: Mutex<store::Store>,
     counters: Counters,
+    faults: faults::FaultState,
 }
 
 impl State {
     fn new(config: LocalEndpointConfig) -> Self {
         State {
+            faults: faults::FaultState::new(config.faults.clone()),
             config,
             store: Mutex::default(),
             counters: Counters::default(),
@@ -180,8 +219,10 @@ pub struct LocalEndpoint {
 
 impl LocalEndpoint {
     /// Binds 127.0.0.1:`config.port` (never another interface) and serves on
-    /// a spawned tokio task.
+    /// a spawned tokio task. Fails if a fraction of `config.faults` is
+    /// outside 0.0..=1.0.
     pub async fn start(config: LocalEndpointConfig) -> anyhow::Result<LocalEndpoint> {
+        config.faults.check().map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
             .with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
@@ -207,7 +248,8 @@ impl LocalEndpoint {
         self.addr
     }
 
-    /// The configuration the endpoint runs with.
+    /// The configuration the endpoint started with (its `faults` are the
+    /// starting ones; [`LocalEndpoint::faults`] has those in force).
     pub fn config(&self) -> &LocalEndpointConfig {
         &self.state.config
     }
@@ -234,6 +276,22 @@ impl LocalEndpoint {
             .get(stream)
             .map(store::Stream::stored_records)
             .unwrap_or_default()
+    }
+
+    /// Replaces the faults in force and reseeds their RNG with
+    /// `faults.seed`, so the draws start over as if the endpoint had just
+    /// started with them. Requests already being handled keep what they
+    /// drew. Panics if a fraction is outside 0.0..=1.0.
+    pub fn set_faults(&self, faults: Faults) {
+        if let Err(e) = faults.check() {
+            panic!("{e}");
+        }
+        self.state.faults.set(faults);
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.state.faults.get()
     }
 
     /// Counters since start.

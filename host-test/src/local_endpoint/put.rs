@@ -10,8 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::api::{ApiError, OpResult, Violations, json, shown};
+use super::faults::Plan;
 use super::shapes::*;
-use super::store::hash_key_of;
+use super::store::{ACCOUNT_ID, hash_key_of};
 use super::streams::{not_found, stream_name};
 use super::{State, bump};
 
@@ -49,9 +50,12 @@ pub(super) fn put_record(state: &State, input: PutRecordInput, now_ms: u64) -> O
     let fields = validate(&mut v, paths, raw, max);
     v.finish()?;
     let record = check_rules(fields, max)?;
-    let (shard_id, sequence_number) = store(state, &name, vec![record], now_ms)?
+    let Placed::Stored(shard_id, sequence_number) = store(state, &name, vec![record], now_ms, || false)?
         .pop()
-        .expect("one record in, one out");
+        .expect("one record in, one out")
+    else {
+        unreachable!("PutRecord is never throttled")
+    };
     json(&PutRecordOutput {
         shard_id,
         sequence_number,
@@ -59,7 +63,8 @@ pub(super) fn put_record(state: &State, input: PutRecordInput, now_ms: u64) -> O
     })
 }
 
-pub(super) fn put_records(state: &State, input: PutRecordsInput, now_ms: u64) -> OpResult {
+/// PutRecords; `plan` picks the records to throttle among valid ones.
+pub(super) fn put_records(state: &State, input: PutRecordsInput, now_ms: u64, plan: &mut Plan) -> OpResult {
     let entries = input.records.unwrap_or_default();
     let data: Vec<_> = entries
         .iter()
@@ -110,16 +115,31 @@ pub(super) fn put_records(state: &State, input: PutRecordsInput, now_ms: u64) ->
             ),
         ));
     }
-    let results = store(state, &name, records, now_ms)?
+    let placed = store(state, &name, records, now_ms, || plan.throttle_record(state))?;
+    let stored = placed.iter().filter(|p| matches!(p, Placed::Stored(..))).count();
+    if stored > 0 {
+        bump(&state.counters.put_records_stored_requests, 1);
+    }
+    let failed_record_count = (placed.len() - stored) as u32; // at most 500
+    let results = placed
         .into_iter()
-        .map(|(shard_id, seq)| PutRecordsResultEntry {
-            sequence_number: Some(seq),
-            shard_id: Some(shard_id),
-            ..Default::default()
+        .map(|p| match p {
+            Placed::Stored(shard_id, seq) => PutRecordsResultEntry {
+                sequence_number: Some(seq),
+                shard_id: Some(shard_id),
+                ..Default::default()
+            },
+            Placed::Throttled(shard_id) => PutRecordsResultEntry {
+                error_code: Some("ProvisionedThroughputExceededException".to_owned()),
+                error_message: Some(format!(
+                    "Rate exceeded for shard {shard_id} in stream {name} under account {ACCOUNT_ID}."
+                )),
+                ..Default::default()
+            },
         })
         .collect();
     json(&PutRecordsOutput {
-        failed_record_count: 0,
+        failed_record_count,
         records: results,
         encryption_type: "NONE",
     })
@@ -213,18 +233,36 @@ fn check_rules((data, pk, ehk): Fields, max: usize) -> Result<Checked, ApiError>
     })
 }
 
+/// Where a record went: stored at (shard id, sequence number), or turned
+/// away by an injected throttle on its shard.
+enum Placed {
+    Stored(String, String),
+    Throttled(String),
+}
+
 /// Appends checked records under one lock, so a batch is contiguous per
-/// shard; returns (shard id, sequence number) per record, in order.
-fn store(state: &State, name: &str, records: Vec<Checked>, now_ms: u64) -> Result<Vec<(String, String)>, ApiError> {
+/// shard, skipping those `throttle` picks; returns where each went, in order.
+fn store(
+    state: &State,
+    name: &str,
+    records: Vec<Checked>,
+    now_ms: u64,
+    mut throttle: impl FnMut() -> bool,
+) -> Result<Vec<Placed>, ApiError> {
     let mut store = state.store();
     let stream = store.get_mut(name).ok_or_else(|| not_found(name))?;
-    let (count, mut bytes) = (records.len() as u64, 0u64);
+    let (mut count, mut bytes) = (0u64, 0u64);
     let out = records
         .into_iter()
         .map(|r| {
+            if throttle() {
+                let shard = stream.shard_for(r.hash);
+                return Placed::Throttled(stream.shards[shard].id.clone());
+            }
+            count += 1;
             bytes += r.data.len() as u64;
             let (shard, seq) = stream.append(r.hash, r.partition_key, r.explicit_hash_key, r.data, now_ms);
-            (stream.shards[shard].id.clone(), seq)
+            Placed::Stored(stream.shards[shard].id.clone(), seq)
         })
         .collect();
     bump(&state.counters.records_stored, count);

@@ -11,7 +11,20 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use super::{LocalEndpointConfig, State, api};
+use super::{LocalEndpointConfig, State, api, bump};
+
+/// The service's error when a fault drops the connection: hyper closes the
+/// connection without writing a response.
+#[derive(Debug)]
+struct DroppedOnPurpose;
+
+impl std::fmt::Display for DroppedOnPurpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped after processing (injected fault)")
+    }
+}
+
+impl std::error::Error for DroppedOnPurpose {}
 
 /// Accept loop. Connections live in a JoinSet owned by this task, so they
 /// are aborted together with it.
@@ -26,6 +39,12 @@ pub(super) async fn serve(listener: TcpListener, state: Arc<State>, mut stopped:
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 };
+                if state.faults.refuse_connection() {
+                    // Closed unread: the client gets a reset or an early EOF.
+                    bump(&state.counters.faults_refused_connections, 1);
+                    drop(stream);
+                    continue;
+                }
                 let state = Arc::clone(&state);
                 connections.spawn(async move {
                     let service = service_fn(move |req| respond(Arc::clone(&state), req));
@@ -51,13 +70,27 @@ fn body_limit(config: &LocalEndpointConfig) -> usize {
 async fn respond(
     state: Arc<State>,
     req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+) -> Result<hyper::Response<Full<Bytes>>, DroppedOnPurpose> {
     let (parts, body) = req.into_parts();
     let limit = body_limit(&state.config);
-    let response = match Limited::new(body, limit).collect().await {
+    let collected = Limited::new(body, limit).collect().await;
+    let latency = state.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = match collected {
         Ok(collected) => {
             let body = collected.to_bytes();
-            api::handle(&state, &parts.method, &parts.uri, &parts.headers, &body)
+            let handled = api::handle(&state, &parts.method, &parts.uri, &parts.headers, &body);
+            // The records are stored by now: whatever happens to the answer,
+            // they stay.
+            if !handled.delivery.hold.is_zero() {
+                tokio::time::sleep(handled.delivery.hold).await;
+            }
+            if handled.delivery.drop {
+                return Err(DroppedOnPurpose);
+            }
+            handled.response
         }
         // The front door rejects oversized bodies before any parsing, as
         // AWS's load balancers do.

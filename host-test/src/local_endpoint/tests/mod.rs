@@ -105,7 +105,7 @@ fn signed(signer: &Signer, op: &str, body: &[u8]) -> Req {
 
 /// Sends a request to the handler; returns status, error type header and JSON body.
 fn send(state: &State, req: &Req) -> (StatusCode, Option<String>, Value) {
-    let resp = api::handle(state, &req.method, &req.uri, &req.headers, &req.body);
+    let resp = api::handle(state, &req.method, &req.uri, &req.headers, &req.body).response;
     let error_type = resp
         .headers()
         .get("x-amzn-ErrorType")
