@@ -8,7 +8,18 @@ use super::*;
 use crate::local_endpoint::LocalEndpoint;
 
 /// Sends a signed request over HTTP/1.1 and returns (status line, JSON body).
-async fn post(endpoint: &LocalEndpoint, op: &str, body: Value) -> (String, Value) {
+pub(super) async fn post(endpoint: &LocalEndpoint, op: &str, body: Value) -> (String, Value) {
+    let response = exchange(endpoint, op, &body).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.lines().next().unwrap().to_owned();
+    (status, serde_json::from_str(body).unwrap())
+}
+
+/// Sends a signed request on a new connection (`connection: close`) and
+/// reads until the server closes it: the raw answer, empty if the server
+/// closed without one, or the error (e.g. a reset) that ended the exchange.
+pub(super) async fn exchange(endpoint: &LocalEndpoint, op: &str, body: &Value) -> std::io::Result<Vec<u8>> {
     let req = signed(&Signer::default(), op, body.to_string().as_bytes());
     let mut wire = format!(
         "POST / HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n",
@@ -18,14 +29,12 @@ async fn post(endpoint: &LocalEndpoint, op: &str, body: Value) -> (String, Value
         wire += &format!("{name}: {}\r\n", value.to_str().unwrap());
     }
     wire += "\r\n";
-    let mut stream = TcpStream::connect(endpoint.local_addr()).await.unwrap();
-    stream.write_all(wire.as_bytes()).await.unwrap();
-    stream.write_all(&req.body).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.lines().next().unwrap().to_owned();
-    (status, serde_json::from_str(body).unwrap())
+    let mut stream = TcpStream::connect(endpoint.local_addr()).await?;
+    stream.write_all(wire.as_bytes()).await?;
+    stream.write_all(&req.body).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    Ok(response)
 }
 
 #[tokio::test]
