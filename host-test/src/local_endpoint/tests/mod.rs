@@ -2,6 +2,8 @@
 //! round trip through the real server.
 
 mod auth;
+mod faults;
+mod faults_wire;
 mod put;
 mod read;
 mod server;
