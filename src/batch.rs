@@ -77,6 +77,11 @@ impl Batcher {
         self.ready.pop_front()
     }
 
+    /// Whether a closed batch waits to be sent.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Records buffered, open or closed.
     pub fn len(&self) -> usize {
         self.open.records.len() + self.ready.iter().map(|b| b.records.len()).sum::<usize>()

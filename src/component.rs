@@ -6,6 +6,7 @@ use crate::report::{self, Failure, Origin, Outcome, codes};
 use crate::target::Target;
 use crate::wasi_http::{WasiClock, WasiHttp};
 use std::cell::RefCell;
+use std::time::Duration;
 
 wit_bindgen::generate!({
     world: "amazonkinesis",
@@ -55,6 +56,8 @@ impl wit::Guest for Component {
                 to_wit(target.take_report())
             }
             None => {
+                // Taken and failed at once: the host learns why, nothing waits.
+                let events_len = events.len() as u32;
                 let failure = Failure::target(codes::NOT_CONFIGURED, "push before a successful configure", true);
                 let outcomes = events
                     .into_iter()
@@ -64,10 +67,21 @@ impl wit::Guest for Component {
                     })
                     .collect();
                 to_wit(report::Report {
+                    accepted: events_len,
                     outcomes,
                     ..Default::default()
                 })
             }
+        })
+    }
+
+    fn poll(wait_ns: u64) -> wit::Report {
+        STATE.with_borrow_mut(|state| match &mut state.target {
+            Some(target) => {
+                target.poll(Duration::from_nanos(wait_ns));
+                to_wit(target.take_report())
+            }
+            None => to_wit(report::Report::default()),
         })
     }
 
@@ -79,6 +93,26 @@ impl wit::Guest for Component {
             }
             None => to_wit(report::Report::default()),
         })
+    }
+
+    fn stats() -> wit::TargetStats {
+        let stats = STATE.with_borrow(|state| state.target.as_ref().map(Target::stats).unwrap_or_default());
+        wit::TargetStats {
+            events_accepted: stats.events_accepted,
+            events_refused: stats.events_refused,
+            delivered: stats.delivered,
+            failed: stats.failed,
+            failed_by_code: stats.failed_by_code.into_iter().collect(),
+            requests: stats.requests,
+            retries: stats.retries,
+            ambiguous_retries: stats.ambiguous_retries,
+            bytes_sent: stats.bytes_sent,
+            in_flight_requests: stats.in_flight_requests as u32,
+            in_flight_events: stats.in_flight_events as u32,
+            buffered_events: stats.buffered_events as u32,
+            buffered_bytes: stats.buffered_bytes,
+            normalize_passthrough: stats.normalize_passthrough,
+        }
     }
 }
 
@@ -100,6 +134,8 @@ fn to_wit(r: report::Report) -> wit::Report {
         accepted: r.accepted,
         requests: r.requests,
         bytes_sent: r.bytes_sent,
+        pending: r.pending,
+        poll_after_ns: r.poll_after.map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
         outcomes: r
             .outcomes
             .into_iter()
@@ -117,6 +153,7 @@ fn to_wit(r: report::Report) -> wit::Report {
                         code: f.code,
                         message: f.message,
                         retryable: f.retryable,
+                        maybe_delivered: f.maybe_delivered,
                         origin: match f.origin {
                             Origin::Kinesis => wit::FailureOrigin::Kinesis,
                             Origin::Transport => wit::FailureOrigin::Transport,

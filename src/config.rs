@@ -22,6 +22,12 @@ pub const DEFAULT_MAX_RECORD_SIZE: u64 = 1024 * 1024;
 pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 5 * 1024 * 1024;
 /// Both size limits may be raised to this, which AWS allows since late 2025.
 pub const SIZE_LIMIT_CEILING: u64 = 10 * 1024 * 1024;
+/// Default cap on event bytes held (buffered, waiting and in flight): small
+/// enough for an edge proxy, large enough for a full request in flight
+/// while the next one fills.
+pub const DEFAULT_MAX_BUFFER_SIZE: u64 = 8 * 1024 * 1024;
+/// Default PutRecords requests in flight at once.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 4;
 
 /// A configuration error: `field` is the dotted path, `message` the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,8 +106,36 @@ pub struct TargetConfig {
     pub max_record_size: usize,
     /// Extension: per-request limit, sum of data + partition key bytes.
     pub max_request_size: usize,
-    /// Extension: re-sends of a retryable failure before it is reported.
+    /// Extension: how retryable failures are sent again.
+    pub retry: RetryPolicy,
+    /// Extension: PutRecords requests in flight at once.
+    pub max_in_flight: usize,
+    /// Extension: cap on event bytes held, buffered or in flight.
+    pub max_buffer_size: usize,
+}
+
+/// Extension: when and how often retryable failures are sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Re-sends of a record after its first attempt (`max_retries`).
     pub max_retries: u32,
+    /// Backoff ceiling before the first re-send; doubles per attempt (`retry_initial_backoff`).
+    pub initial_backoff: Duration,
+    /// Backoff ceiling never grows past this (`retry_max_backoff`).
+    pub max_backoff: Duration,
+    /// No re-send starts later than this after the record's first attempt (`retry_max_duration`).
+    pub max_duration: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            max_duration: Duration::from_secs(60),
+        }
+    }
 }
 
 const TARGET_FIELDS: &[&str] = &["name", "description", "type", "pipelines", "status", "properties"];
@@ -122,6 +156,11 @@ const PROPERTY_FIELDS: &[&str] = &[
     "max_record_size",
     "max_request_size",
     "max_retries",
+    "retry_initial_backoff",
+    "retry_max_backoff",
+    "retry_max_duration",
+    "max_in_flight",
+    "max_buffer_size",
 ];
 const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 
@@ -195,7 +234,11 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
             format!("must not exceed max_request_size ({max_request_size}), got {max_record_size}"),
         ));
     }
-    let max_retries = props.uint("max_retries", 0, 20)?.unwrap_or(3) as u32;
+    let retry = retry_policy(&props)?;
+    let max_in_flight = props.uint("max_in_flight", 1, 64)?.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+    let max_buffer_size = props
+        .uint("max_buffer_size", max_record_size, 1 << 30)?
+        .unwrap_or(DEFAULT_MAX_BUFFER_SIZE.max(max_record_size));
 
     Ok(TargetConfig {
         name,
@@ -212,8 +255,35 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
         field_format,
         max_record_size: max_record_size as usize,
         max_request_size: max_request_size as usize,
-        max_retries,
+        retry,
+        max_in_flight: max_in_flight as usize,
+        max_buffer_size: max_buffer_size as usize,
     })
+}
+
+fn retry_policy(props: &Obj) -> Result<RetryPolicy, ConfigError> {
+    let default = RetryPolicy::default();
+    let policy = RetryPolicy {
+        max_retries: props
+            .uint("max_retries", 0, 20)?
+            .map_or(default.max_retries, |n| n as u32),
+        initial_backoff: props
+            .seconds("retry_initial_backoff")?
+            .unwrap_or(default.initial_backoff),
+        max_backoff: props.seconds("retry_max_backoff")?.unwrap_or(default.max_backoff),
+        max_duration: props.seconds("retry_max_duration")?.unwrap_or(default.max_duration),
+    };
+    if policy.initial_backoff > policy.max_backoff {
+        return Err(ConfigError::new(
+            "properties.retry_initial_backoff",
+            format!(
+                "must not exceed retry_max_backoff ({}s), got {}s",
+                policy.max_backoff.as_secs_f64(),
+                policy.initial_backoff.as_secs_f64()
+            ),
+        ));
+    }
+    Ok(policy)
 }
 
 fn later(field: &str, what: &str) -> ConfigError {

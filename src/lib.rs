@@ -3,7 +3,8 @@
 //!
 //! The event's path through the modules: [`config`] -> [`normalize`] ->
 //! [`batch`] -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
-//! component) -> [`response`] -> [`report`]; [`target`] drives it. Everything but the WASI
+//! component) -> [`response`] -> [`retry`] -> [`report`] and [`stats`];
+//! [`target`] drives it. Everything but the WASI
 //! glue also builds natively, for unit tests and benchmarks.
 
 pub mod batch;
@@ -13,8 +14,10 @@ pub mod endpoint;
 pub mod normalize;
 pub mod report;
 pub mod response;
+pub mod retry;
 pub mod send;
 pub mod sign;
+pub mod stats;
 pub mod target;
 #[cfg(target_family = "wasm")]
 pub mod wasi_http;

@@ -15,6 +15,10 @@ pub struct Failure {
     pub message: String,
     pub origin: Origin,
     pub retryable: bool,
+    /// An earlier attempt ended ambiguously (timeout or broken connection
+    /// after sending, unreadable answer): the record may be in the stream
+    /// despite this failure.
+    pub maybe_delivered: bool,
 }
 
 impl Failure {
@@ -25,6 +29,7 @@ impl Failure {
             message: message.into(),
             origin: Origin::Target,
             retryable,
+            maybe_delivered: false,
         }
     }
 }
@@ -50,6 +55,10 @@ pub struct Report {
     pub outcomes: Vec<EventOutcome>,
     pub requests: u32,
     pub bytes_sent: u64,
+    /// Events accepted and not settled yet.
+    pub pending: u32,
+    /// When `poll` should next be called, from now; `None`: not before new events or `flush`.
+    pub poll_after: Option<std::time::Duration>,
 }
 
 /// Our own failure codes, beside the ones Kinesis returns.

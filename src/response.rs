@@ -103,6 +103,7 @@ fn record_result(e: Entry) -> RecordResult {
     match (e.error_code, e.sequence_number, e.shard_id) {
         (Some(code), _, _) if !code.is_empty() => RecordResult::Failed(Failure {
             retryable: is_retryable_code(&code),
+            maybe_delivered: false,
             message: clip(e.error_message.unwrap_or_default()),
             code,
             origin: Origin::Kinesis,
@@ -116,6 +117,7 @@ fn record_result(e: Entry) -> RecordResult {
             message: "result entry has neither SequenceNumber and ShardId nor ErrorCode".into(),
             origin: Origin::Transport,
             retryable: true,
+            maybe_delivered: false,
         }),
     }
 }
@@ -127,6 +129,7 @@ fn malformed(message: String) -> PutRecordsResponse {
         message: clip(message),
         origin: Origin::Transport,
         retryable: true,
+        maybe_delivered: false,
     })
 }
 
@@ -152,12 +155,14 @@ fn request_error(status: u16, error_type: Option<&str>, body: &[u8]) -> Failure 
             code,
             message: clip(message),
             origin: Origin::Kinesis,
+            maybe_delivered: false,
         },
         None => Failure {
             code: codes::HTTP_ERROR.into(),
             message: clip(message),
             origin: Origin::Transport,
             retryable,
+            maybe_delivered: false,
         },
     }
 }

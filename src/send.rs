@@ -1,5 +1,9 @@
 //! The HTTP exchange, behind a trait so the same delivery logic runs inside
 //! wasmtime (over `wasi:http`) and natively in tests and benchmarks.
+//!
+//! Exchanges are started and then advanced without blocking, so several
+//! PutRecords requests can be in flight at once; only [`Transport::wait`]
+//! blocks, and only as long as it is told.
 
 use crate::endpoint::Endpoint;
 use std::time::{Duration, SystemTime};
@@ -10,8 +14,9 @@ pub struct HttpRequest<'a> {
     pub endpoint: &'a Endpoint,
     /// Lowercase names; never `host`, `connection` or `keep-alive`.
     pub headers: Vec<(String, String)>,
-    pub body: &'a [u8],
-    /// Applied to connect, first byte and between bytes.
+    /// Owned: the exchange keeps writing it after `start` returns.
+    pub body: Vec<u8>,
+    /// Longest wait for any one step: connect, a write, the first byte, the next bytes.
     pub timeout: Duration,
 }
 
@@ -34,13 +39,28 @@ pub struct TransportError {
     pub ambiguous: bool,
 }
 
-/// Sends one request and waits for its answer.
+/// How an exchange ended.
+pub type Exchanged = Result<HttpResponse, TransportError>;
+
+/// Starts exchanges and advances them without blocking.
 pub trait Transport {
-    fn send(&mut self, request: &HttpRequest<'_>) -> Result<HttpResponse, TransportError>;
+    /// One exchange in progress.
+    type Exchange;
+
+    /// Hands the request to the host and starts writing it; never waits.
+    fn start(&mut self, request: HttpRequest<'_>) -> Result<Self::Exchange, TransportError>;
+
+    /// Moves the exchange on as far as it can without waiting; `Some` once it ended.
+    fn progress(&mut self, exchange: &mut Self::Exchange) -> Option<Exchanged>;
+
+    /// Blocks until one of `exchanges` can move on, one of them times out, or
+    /// `max` has passed.
+    fn wait(&mut self, exchanges: &[&Self::Exchange], max: Duration);
 }
 
-/// Wall-clock time for signatures, and waiting for backoff.
+/// Time, for signatures (wall clock) and for backoff and timeouts (monotonic).
 pub trait Clock {
     fn now(&self) -> SystemTime;
-    fn sleep(&self, duration: Duration);
+    /// Monotonic time since an arbitrary origin.
+    fn monotonic(&self) -> Duration;
 }

@@ -1,60 +1,64 @@
-//! One configured target: takes events, batches them, sends PutRecords
-//! requests and settles one outcome per event.
+//! One configured target: takes events, batches them, keeps up to
+//! `max_in_flight` PutRecords requests going, re-sends retryable failures
+//! after a backoff, and settles one outcome per event.
+//!
+//! Nothing here blocks except [`Target::poll`] (up to the wait it is given)
+//! and [`Target::flush`]: `push` starts requests and returns.
 
 use crate::batch::{Batch, BatchLimits, Batcher, Record};
 use crate::config::TargetConfig;
-use crate::encode::{CONTENT_TYPE, PUT_RECORDS_TARGET, PutRecordsEncoder};
-use crate::endpoint::Scheme;
+use crate::encode::PutRecordsEncoder;
 use crate::normalize::{self, FieldFormat, Normalized};
-use crate::report::{EventOutcome, Failure, Origin, Outcome, Report, codes};
-use crate::response::{self, PutRecordsResponse, RecordResult};
-use crate::send::{Clock, HttpRequest, Transport};
+use crate::report::{EventOutcome, Failure, Outcome, Report, codes};
+use crate::response::RecordResult;
+use crate::retry::{Backoff, is_ambiguous};
+use crate::send::{Clock, Transport};
 use crate::sign::Signer;
+use crate::stats::Stats;
+use std::collections::VecDeque;
 use std::time::Duration;
 
-/// First backoff before a retry; doubles per attempt up to `BACKOFF_CAP`.
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const BACKOFF_CAP: Duration = Duration::from_secs(5);
+mod exchange;
+use exchange::{Attempted, Outbound, Waiting};
 
-/// Counts a target keeps over its life (not yet exported over WIT).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Stats {
-    /// Events `field_format` could not normalize because they are not a JSON
-    /// object; they were sent as they came.
-    pub normalize_passthrough: u64,
-}
-
-/// A configured `amazonkinesis` target and its buffered events.
-pub struct Target<T, C> {
+/// A configured `amazonkinesis` target and the events it holds.
+pub struct Target<T: Transport, C> {
     config: TargetConfig,
     encoder: PutRecordsEncoder,
     signer: Signer,
     batcher: Batcher,
+    backoff: Backoff,
+    /// Retryable failures waiting for their backoff, oldest first.
+    retries: VecDeque<Outbound>,
+    in_flight: Vec<(Outbound, T::Exchange)>,
+    /// Event bytes held anywhere in the target: what `max_buffer_size` caps.
+    held_bytes: usize,
     transport: T,
     clock: C,
     /// Settled outcomes not yet handed to the host.
     report: Report,
     stats: Stats,
-    jitter: u64,
 }
 
 impl<T: Transport, C: Clock> Target<T, C> {
     pub fn new(config: TargetConfig, transport: T, clock: C) -> Self {
-        let jitter = clock
+        let seed = clock
             .now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1;
+            .map_or(1, |d| d.as_nanos() as u64);
         Self {
             encoder: PutRecordsEncoder::new(&config.stream, &config.partition_key),
             signer: Signer::new(&config.credentials, &config.region),
             batcher: Batcher::new(limits(&config)),
+            backoff: Backoff::new(config.retry, seed),
             config,
+            retries: VecDeque::new(),
+            in_flight: Vec::new(),
+            held_bytes: 0,
             transport,
             clock,
             report: Report::default(),
             stats: Stats::default(),
-            jitter,
         }
     }
 
@@ -62,26 +66,41 @@ impl<T: Transport, C: Clock> Target<T, C> {
         &self.config
     }
 
-    /// Makes `config` current. Buffered events are first sent under the
+    /// Makes `config` current. Held events are first delivered under the
     /// configuration they were accepted with; their outcomes stay pending.
     pub fn reconfigure(&mut self, config: TargetConfig) {
         self.flush();
         self.encoder = PutRecordsEncoder::new(&config.stream, &config.partition_key);
         self.signer = Signer::new(&config.credentials, &config.region);
         self.batcher = Batcher::new(limits(&config));
+        self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
         self.config = config;
     }
 
-    /// Buffers events and sends every batch that fills up.
-    pub fn push(&mut self, events: impl IntoIterator<Item = Record>) {
-        if !self.config.enabled {
-            return self.hand_back(events);
-        }
-        for mut record in events {
-            // Before the size check: the limit applies to what is sent.
+    /// Takes events from the front while `max_buffer_size` allows, then
+    /// collects answers and starts what is due. Returns how many it took.
+    pub fn push(&mut self, events: impl IntoIterator<Item = Record>) -> usize {
+        let mut taken = 0;
+        let mut events = events.into_iter();
+        for mut record in events.by_ref() {
+            if !self.config.enabled {
+                self.hand_back(record);
+                taken += 1;
+                continue;
+            }
+            // Before the size checks: the limits apply to what is sent.
             if let Some(format) = self.config.field_format {
                 self.normalize(&mut record, format);
             }
+            // An empty target always takes one event, so progress never stalls.
+            if self.held_bytes > 0 && self.held_bytes + record.data.len() > self.config.max_buffer_size {
+                self.stats.events_refused += 1;
+                // The open batch may never fill now: let it go as it is.
+                self.batcher.close();
+                break;
+            }
+            taken += 1;
+            self.stats.events_accepted += 1;
             let size = self.batcher.record_size(record.data.len());
             if size > self.config.max_record_size {
                 let message = format!(
@@ -90,49 +109,108 @@ impl<T: Transport, C: Clock> Target<T, C> {
                     size - record.data.len(),
                     self.config.max_record_size
                 );
-                self.settle(
-                    record.id,
-                    Outcome::Failed(Failure::target(codes::RECORD_TOO_LARGE, message, false)),
-                );
+                let failure = Failure::target(codes::RECORD_TOO_LARGE, message, false);
+                self.settle(record.id, 0, Outcome::Failed(failure));
                 continue;
             }
-            self.report.accepted += 1;
+            self.held_bytes += record.data.len();
             self.batcher.add(record);
-            self.send_ready();
+            if self.batcher.has_ready() && self.in_flight.len() < self.config.max_in_flight {
+                self.pump();
+            }
+        }
+        self.stats.events_refused += events.count() as u64;
+        self.report.accepted += taken as u32;
+        self.pump();
+        taken
+    }
+
+    /// Makes progress without new events: waits up to `wait` for an answer
+    /// or a due retry, and returns once something settled or the wait is over.
+    pub fn poll(&mut self, wait: Duration) {
+        let deadline = self.clock.monotonic() + wait;
+        let settled = self.report.outcomes.len();
+        self.pump();
+        while self.report.outcomes.len() == settled {
+            let now = self.clock.monotonic();
+            let Some(next) = self.next_wake(now) else { break };
+            if now >= deadline {
+                break;
+            }
+            self.wait(next.min(deadline) - now);
+            self.pump();
         }
     }
 
+    /// Sends everything held and waits until every event has an outcome.
+    pub fn flush(&mut self) {
+        self.batcher.close();
+        self.pump();
+        while let Some(next) = self.next_wake(self.clock.monotonic()) {
+            let now = self.clock.monotonic();
+            self.wait(next.saturating_sub(now));
+            self.pump();
+        }
+    }
+
+    /// Counters since the target was created, and what it holds now.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.stats.clone();
+        stats.in_flight_requests = self.in_flight.len() as u64;
+        stats.in_flight_events = self.in_flight.iter().map(|(o, _)| o.items.len() as u64).sum();
+        stats.buffered_events = (self.batcher.len() + self.waiting_retries()) as u64;
+        stats.buffered_bytes = self.held_bytes as u64;
+        stats
+    }
+
+    /// Events accepted and not settled yet.
+    pub fn pending(&self) -> usize {
+        let in_flight: usize = self.in_flight.iter().map(|(o, _)| o.items.len()).sum();
+        self.batcher.len() + self.waiting_retries() + in_flight
+    }
+
+    /// Events buffered and not yet sent (retries waiting included).
+    pub fn buffered(&self) -> usize {
+        self.batcher.len() + self.waiting_retries()
+    }
+
+    /// Hands over what was settled since the last report.
+    pub fn take_report(&mut self) -> Report {
+        let now = self.clock.monotonic();
+        self.report.pending = self.pending() as u32;
+        self.report.poll_after = self.next_wake(now).map(|at| at.saturating_sub(now));
+        std::mem::take(&mut self.report)
+    }
+
+    fn waiting_retries(&self) -> usize {
+        self.retries.iter().map(|o| o.items.len()).sum()
+    }
+
+    /// When work falls due that needs no new events: an answer (bounded by
+    /// the timeout) or a retry's backoff. After `pump`, a closed batch only
+    /// ever waits for one of those, so it needs no wake of its own.
+    fn next_wake(&self, now: Duration) -> Option<Duration> {
+        // A due retry with every slot taken waits for an answer, not for time.
+        let slot_free = self.in_flight.len() < self.config.max_in_flight;
+        let retry = self.retries.iter().map(|o| o.not_before).filter(|_| slot_free).min();
+        let answer = (!self.in_flight.is_empty()).then(|| now + self.config.timeout);
+        retry.into_iter().chain(answer).min()
+    }
+
+    fn wait(&mut self, max: Duration) {
+        let exchanges: Vec<&T::Exchange> = self.in_flight.iter().map(|(_, e)| e).collect();
+        self.transport.wait(&exchanges, max);
+    }
+
     /// A disabled target never eats events: each one comes straight back.
-    fn hand_back(&mut self, events: impl IntoIterator<Item = Record>) {
+    fn hand_back(&mut self, record: Record) {
+        self.stats.events_accepted += 1;
         let message = format!(
             "target {} is disabled (status: false); nothing is sent",
             self.config.name
         );
         let failure = Failure::target(codes::TARGET_DISABLED, message, false);
-        for record in events {
-            self.settle(record.id, Outcome::Failed(failure.clone()));
-        }
-    }
-
-    /// Sends everything buffered; every event then has an outcome.
-    pub fn flush(&mut self) {
-        self.batcher.close();
-        self.send_ready();
-    }
-
-    /// Counts since the target was created.
-    pub fn stats(&self) -> Stats {
-        self.stats
-    }
-
-    /// Events buffered and not yet sent.
-    pub fn buffered(&self) -> usize {
-        self.batcher.len()
-    }
-
-    /// Hands over what was settled since the last report.
-    pub fn take_report(&mut self) -> Report {
-        std::mem::take(&mut self.report)
+        self.settle(record.id, 0, Outcome::Failed(failure));
     }
 
     /// SPEC 4: renames the event's fields to `format`.
@@ -144,108 +222,138 @@ impl<T: Transport, C: Clock> Target<T, C> {
         }
     }
 
-    fn settle(&mut self, id: u64, outcome: Outcome) {
+    /// Records one event's outcome; `held` bytes are released.
+    fn settle(&mut self, id: u64, held: usize, outcome: Outcome) {
+        self.held_bytes -= held;
+        match &outcome {
+            Outcome::Delivered { .. } => self.stats.delivered += 1,
+            Outcome::Failed(f) => {
+                self.stats.failed += 1;
+                *self.stats.failed_by_code.entry(f.code.clone()).or_default() += 1;
+            }
+        }
         self.report.outcomes.push(EventOutcome { id, outcome });
     }
 
-    fn send_ready(&mut self) {
-        while let Some(batch) = self.batcher.pop_ready() {
-            self.deliver(batch);
-        }
-    }
-
-    /// Sends a batch, re-sending only the records that failed retryably, with
-    /// exponential backoff and full jitter, up to `max_retries` times.
-    fn deliver(&mut self, batch: Batch) {
-        let mut pending: Vec<(Record, Option<Failure>)> = batch.records.into_iter().map(|r| (r, None)).collect();
-        for attempt in 0..=self.config.max_retries {
-            if attempt > 0 {
-                let backoff = self.backoff(attempt);
-                self.clock.sleep(backoff);
-            }
-            let records: Vec<&Record> = pending.iter().map(|(r, _)| r).collect();
-            let results = self.attempt(&records);
-            let mut retry = Vec::new();
-            for ((record, _), result) in pending.into_iter().zip(results) {
-                match result {
-                    RecordResult::Delivered {
-                        shard_id,
-                        sequence_number,
-                    } => self.settle(
-                        record.id,
-                        Outcome::Delivered {
-                            shard_id,
-                            sequence_number,
-                        },
-                    ),
-                    RecordResult::Failed(f) if f.retryable => retry.push((record, Some(f))),
-                    RecordResult::Failed(f) => self.settle(record.id, Outcome::Failed(f)),
+    /// Collects ended exchanges, then starts what is due while slots are free.
+    fn pump(&mut self) {
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            match self.transport.progress(&mut self.in_flight[i].1) {
+                Some(exchanged) => {
+                    let (outbound, _) = self.in_flight.remove(i);
+                    let attempted = exchange::read(outbound.items.len(), exchanged);
+                    self.finish(outbound, attempted);
                 }
-            }
-            pending = retry;
-            if pending.is_empty() {
-                return;
+                None => i += 1,
             }
         }
-        let attempts = self.config.max_retries + 1;
-        for (record, failure) in pending {
-            let mut failure = failure.unwrap_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true));
-            failure.message = format!("{} (after {attempts} attempts)", failure.message);
-            self.settle(record.id, Outcome::Failed(failure));
+        let now = self.clock.monotonic();
+        while self.in_flight.len() < self.config.max_in_flight {
+            let next = if let Some(due) = self.retries.iter().position(|o| o.not_before <= now) {
+                self.retries.remove(due).expect("position is in range")
+            } else if self.config.max_in_flight == 1 && !self.retries.is_empty() {
+                // One request at a time keeps order: nothing newer overtakes a waiting retry.
+                break;
+            } else if let Some(batch) = self.batcher.pop_ready() {
+                Outbound::fresh(batch)
+            } else {
+                break;
+            };
+            self.start(next, now);
         }
     }
 
-    /// One PutRecords exchange; one result per record, in order.
-    fn attempt(&mut self, records: &[&Record]) -> Vec<RecordResult> {
-        let body = self.encoder.encode(records);
-        let scheme = match self.config.endpoint.scheme {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        };
-        let base = [("content-type", CONTENT_TYPE), ("x-amz-target", PUT_RECORDS_TARGET)];
-        let signed = self
-            .signer
-            .sign(scheme, &self.config.endpoint.authority, &base, &body, self.clock.now());
-        let mut headers: Vec<(String, String)> = base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        match signed {
-            Ok(added) => headers.extend(added),
-            Err(message) => return all_failed(records.len(), Failure::target(codes::SIGNING_ERROR, message, false)),
+    /// Encodes, signs and hands one request to the transport.
+    fn start(&mut self, mut outbound: Outbound, now: Duration) {
+        if outbound.attempts > 0 {
+            self.stats.retries += outbound.items.len() as u64;
+            self.stats.ambiguous_retries += outbound.items.iter().filter(|w| w.ambiguous).count() as u64;
         }
-        let request = HttpRequest {
-            endpoint: &self.config.endpoint,
-            headers,
-            body: &body,
-            timeout: self.config.timeout,
+        outbound.attempts += 1;
+        outbound.first_attempt.get_or_insert(now);
+        let records: Vec<&Record> = outbound.items.iter().map(|w| &w.record).collect();
+        let body = self.encoder.encode(&records);
+        let request = match exchange::signed_request(&self.config, &self.signer, body, self.clock.now()) {
+            Ok(request) => request,
+            Err(failure) => {
+                let sent = outbound.items.len();
+                return self.finish(outbound, Attempted::failed(sent, failure, false));
+            }
         };
         self.report.requests += 1;
-        self.report.bytes_sent += body.len() as u64;
-        match self.transport.send(&request) {
-            Ok(answer) => {
-                match response::parse(answer.status, answer.error_type.as_deref(), &answer.body, records.len()) {
-                    PutRecordsResponse::Records(results) => results,
-                    PutRecordsResponse::RequestFailed(f) => all_failed(records.len(), f),
-                }
+        self.report.bytes_sent += request.body.len() as u64;
+        self.stats.requests += 1;
+        self.stats.bytes_sent += request.body.len() as u64;
+        match self.transport.start(request) {
+            Ok(exchange) => self.in_flight.push((outbound, exchange)),
+            Err(e) => {
+                let attempted = exchange::read(outbound.items.len(), Err(e));
+                self.finish(outbound, attempted);
             }
-            Err(e) => all_failed(
-                records.len(),
-                Failure {
-                    code: e.code.to_string(),
-                    message: e.message,
-                    origin: Origin::Transport,
-                    retryable: true,
-                },
-            ),
         }
     }
 
-    /// Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
-    fn backoff(&mut self, attempt: u32) -> Duration {
-        let ceiling = BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(16)).min(BACKOFF_CAP);
-        // xorshift64: jitter needs spread, not secrecy.
-        self.jitter ^= self.jitter << 13;
-        self.jitter ^= self.jitter >> 7;
-        self.jitter ^= self.jitter << 17;
-        ceiling.mul_f64((self.jitter % 10_000) as f64 / 10_000.0)
+    /// Settles what an attempt delivered or failed for good; queues the
+    /// retryable rest behind a backoff while the retry budget allows.
+    fn finish(&mut self, outbound: Outbound, attempted: Attempted) {
+        let now = self.clock.monotonic();
+        let mut again = Vec::new();
+        for (item, result) in outbound.items.into_iter().zip(attempted.results) {
+            let held = item.record.data.len();
+            match result {
+                RecordResult::Delivered {
+                    shard_id,
+                    sequence_number,
+                } => self.settle(
+                    item.record.id,
+                    held,
+                    Outcome::Delivered {
+                        shard_id,
+                        sequence_number,
+                    },
+                ),
+                RecordResult::Failed(f) if f.retryable => {
+                    let ambiguous = is_ambiguous(&f, attempted.ambiguous);
+                    again.push(Waiting {
+                        ambiguous,
+                        maybe_delivered: item.maybe_delivered || ambiguous,
+                        record: item.record,
+                        failure: Some(f),
+                    })
+                }
+                RecordResult::Failed(mut f) => {
+                    f.maybe_delivered = item.maybe_delivered || is_ambiguous(&f, attempted.ambiguous);
+                    self.settle(item.record.id, held, Outcome::Failed(f));
+                }
+            }
+        }
+        if again.is_empty() {
+            return;
+        }
+        let first = outbound.first_attempt.unwrap_or(now);
+        let delay = self.backoff.delay(outbound.attempts);
+        if self
+            .backoff
+            .allows(outbound.attempts, (now + delay).saturating_sub(first))
+        {
+            self.retries.push_back(Outbound {
+                items: again,
+                attempts: outbound.attempts,
+                first_attempt: Some(first),
+                not_before: now + delay,
+            });
+            return;
+        }
+        let attempts = outbound.attempts;
+        for item in again {
+            let mut failure = item
+                .failure
+                .unwrap_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true));
+            failure.message = format!("{} (after {attempts} attempts)", failure.message);
+            failure.maybe_delivered = item.maybe_delivered;
+            self.settle(item.record.id, item.record.data.len(), Outcome::Failed(failure));
+        }
     }
 }
 
@@ -257,8 +365,24 @@ fn limits(config: &TargetConfig) -> BatchLimits {
     }
 }
 
-fn all_failed(n: usize, failure: Failure) -> Vec<RecordResult> {
-    vec![RecordResult::Failed(failure); n]
+impl Outbound {
+    fn fresh(batch: Batch) -> Self {
+        Self {
+            items: batch
+                .records
+                .into_iter()
+                .map(|record| Waiting {
+                    record,
+                    failure: None,
+                    ambiguous: false,
+                    maybe_delivered: false,
+                })
+                .collect(),
+            attempts: 0,
+            first_attempt: None,
+            not_before: Duration::ZERO,
+        }
+    }
 }
 
 #[cfg(test)]

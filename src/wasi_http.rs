@@ -3,22 +3,22 @@
 
 use crate::endpoint::Scheme;
 use crate::report::codes;
-use crate::send::{Clock, HttpRequest, HttpResponse, Transport, TransportError};
+use crate::send::{Clock, Exchanged, HttpRequest, HttpResponse, Transport, TransportError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
-    Scheme as WasiScheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme as WasiScheme,
 };
 use wasip2::io::poll::{Pollable, poll};
-use wasip2::io::streams::{OutputStream, StreamError};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 /// Sends requests through the host's `wasi:http/outgoing-handler`.
 #[derive(Debug, Default)]
 pub struct WasiHttp;
 
-/// Wall clock and monotonic sleep from `wasi:clocks`.
+/// Wall clock and monotonic time from `wasi:clocks`.
 #[derive(Debug, Default)]
 pub struct WasiClock;
 
@@ -28,43 +28,268 @@ impl Clock for WasiClock {
         UNIX_EPOCH + Duration::new(t.seconds, t.nanoseconds)
     }
 
-    fn sleep(&self, duration: Duration) {
-        monotonic_clock::subscribe_duration(duration.as_nanos() as u64).block();
+    fn monotonic(&self) -> Duration {
+        Duration::from_nanos(monotonic_clock::now())
     }
 }
 
+/// One PutRecords exchange with the host, advanced step by step.
+pub struct Exchange {
+    stage: Stage,
+    /// Longest silence allowed between two steps.
+    idle: Duration,
+    /// Monotonic time of the last step.
+    moved_at: Duration,
+    /// Whether any request bytes were handed over: from then on a failure is ambiguous.
+    sent_any: bool,
+}
+
+enum Stage {
+    /// Writing the body; the response future may already resolve (an early error).
+    Writing {
+        future: FutureIncomingResponse,
+        // Field order is drop order: the stream is a child of the body.
+        stream: OutputStream,
+        body: OutgoingBody,
+        data: Vec<u8>,
+        written: usize,
+    },
+    /// Body finished (or its write failed: the future tells why).
+    Waiting {
+        future: FutureIncomingResponse,
+        write_error: Option<String>,
+    },
+    Reading {
+        status: u16,
+        error_type: Option<String>,
+        stream: InputStream,
+        incoming: IncomingBody,
+        body: Vec<u8>,
+    },
+    Done,
+}
+
 impl Transport for WasiHttp {
-    fn send(&mut self, request: &HttpRequest<'_>) -> Result<HttpResponse, TransportError> {
-        let deadline = Deadline::after(request.timeout);
-        let outgoing = build_request(request)?;
+    type Exchange = Exchange;
+
+    fn start(&mut self, request: HttpRequest<'_>) -> Result<Exchange, TransportError> {
+        let outgoing = build_request(&request)?;
         let body = outgoing
             .body()
             .map_err(|()| build_error("request body already taken"))?;
         let timeout_ns = request.timeout.as_nanos() as u64;
         let options = RequestOptions::new();
-        // Hosts may not support every timeout; what they refuse, the deadline covers.
+        // Hosts may not support every timeout; what they refuse, `idle` covers.
         let _ = options.set_connect_timeout(Some(timeout_ns));
         let _ = options.set_first_byte_timeout(Some(timeout_ns));
         let _ = options.set_between_bytes_timeout(Some(timeout_ns));
         // Hand the request over before writing: the host streams the body out
-        // as we write it, so a body larger than its pipe cannot stall.
+        // as it is written, so a body larger than its pipe cannot stall.
         let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| from_error_code(&e, false))?;
-        let wrote_all = write_body(&body, request.body, &deadline);
-        // Finish without `flush()`: flushing a large body fails on some hosts.
-        let finished = OutgoingBody::finish(body, None);
-        let response = wait_response(&future, &deadline)?;
-        if let Err(e) = finished {
-            return Err(from_error_code(&e, true));
-        }
-        if let Err(message) = wrote_all {
-            return Err(TransportError {
-                code: codes::CONNECTION_ERROR,
-                message,
-                ambiguous: true,
-            });
-        }
-        read_response(response, &deadline)
+        let stream = body
+            .write()
+            .map_err(|()| build_error("request body stream unavailable"))?;
+        Ok(Exchange {
+            stage: Stage::Writing {
+                future,
+                stream,
+                body,
+                data: request.body,
+                written: 0,
+            },
+            idle: request.timeout,
+            moved_at: monotonic(),
+            sent_any: false,
+        })
     }
+
+    fn progress(&mut self, exchange: &mut Exchange) -> Option<Exchanged> {
+        loop {
+            let before = std::mem::discriminant(&exchange.stage);
+            let step = exchange.step();
+            let now = monotonic();
+            if step.is_some() || std::mem::discriminant(&exchange.stage) != before {
+                exchange.moved_at = now;
+            }
+            match step {
+                Some(Step::Ended(result)) => return Some(result),
+                Some(Step::Moved) => continue,
+                None if now.saturating_sub(exchange.moved_at) >= exchange.idle => {
+                    exchange.stage = Stage::Done;
+                    return Some(Err(TransportError {
+                        code: codes::TIMEOUT,
+                        message: format!("no progress for {:?}", exchange.idle),
+                        ambiguous: exchange.sent_any,
+                    }));
+                }
+                None => return None,
+            }
+        }
+    }
+
+    fn wait(&mut self, exchanges: &[&Exchange], max: Duration) {
+        let now = monotonic();
+        let mut until = max;
+        let mut ready: Vec<Pollable> = Vec::with_capacity(exchanges.len() * 2 + 1);
+        for exchange in exchanges {
+            until = until.min((exchange.moved_at + exchange.idle).saturating_sub(now));
+            match &exchange.stage {
+                Stage::Writing { future, stream, .. } => {
+                    ready.push(stream.subscribe());
+                    ready.push(future.subscribe());
+                }
+                Stage::Waiting { future, .. } => ready.push(future.subscribe()),
+                Stage::Reading { stream, .. } => ready.push(stream.subscribe()),
+                Stage::Done => {}
+            }
+        }
+        ready.push(monotonic_clock::subscribe_duration(until.as_nanos() as u64));
+        let list: Vec<&Pollable> = ready.iter().collect();
+        poll(&list);
+    }
+}
+
+/// What one step of an exchange did.
+enum Step {
+    /// It moved to another stage or moved bytes; try again.
+    Moved,
+    Ended(Exchanged),
+}
+
+impl Exchange {
+    /// One non-blocking step; `None` when it must wait for the host.
+    fn step(&mut self) -> Option<Step> {
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Writing {
+                future,
+                stream,
+                body,
+                data,
+                mut written,
+            } => {
+                let error = loop {
+                    if written == data.len() {
+                        break None;
+                    }
+                    match stream.check_write() {
+                        // The host answered (or failed) before taking the whole body.
+                        Ok(0) if future.subscribe().ready() => {
+                            break Some("the answer came before the whole body was written".to_string());
+                        }
+                        Ok(0) => {
+                            self.stage = Stage::Writing {
+                                future,
+                                stream,
+                                body,
+                                data,
+                                written,
+                            };
+                            return None;
+                        }
+                        Ok(permit) => {
+                            let n = (data.len() - written).min(usize::try_from(permit).unwrap_or(usize::MAX));
+                            if let Err(e) = stream.write(&data[written..written + n]) {
+                                break Some(stream_error("writing the request body", e));
+                            }
+                            self.sent_any = true;
+                            written += n;
+                        }
+                        Err(e) => break Some(stream_error("writing the request body", e)),
+                    }
+                };
+                drop(stream);
+                // Finish without `flush()`: flushing a large body fails on some hosts.
+                let write_error = match (error, OutgoingBody::finish(body, None)) {
+                    (Some(e), _) => Some(e),
+                    (None, Err(e)) => Some(format!("finishing the request body: {e:?}")),
+                    (None, Ok(())) => None,
+                };
+                self.stage = Stage::Waiting { future, write_error };
+                Some(Step::Moved)
+            }
+            Stage::Waiting { future, write_error } => match future.get() {
+                None => {
+                    self.stage = Stage::Waiting { future, write_error };
+                    None
+                }
+                Some(Ok(Ok(response))) => Some(match start_reading(response) {
+                    Ok(stage) => {
+                        self.stage = stage;
+                        Step::Moved
+                    }
+                    Err(e) => Step::Ended(Err(e)),
+                }),
+                // The host's error says more than a failed write.
+                Some(Ok(Err(e))) => Some(Step::Ended(Err(from_error_code(&e, self.sent_any)))),
+                Some(Err(())) => Some(Step::Ended(Err(build_error("response already taken")))),
+            },
+            Stage::Reading {
+                status,
+                error_type,
+                stream,
+                incoming,
+                mut body,
+            } => loop {
+                match stream.read(64 * 1024) {
+                    Ok(chunk) if chunk.is_empty() => {
+                        self.stage = Stage::Reading {
+                            status,
+                            error_type,
+                            stream,
+                            incoming,
+                            body,
+                        };
+                        return None;
+                    }
+                    Ok(chunk) => body.extend_from_slice(&chunk),
+                    Err(StreamError::Closed) => {
+                        drop(stream);
+                        drop(IncomingBody::finish(incoming));
+                        return Some(Step::Ended(Ok(HttpResponse {
+                            status,
+                            error_type,
+                            body,
+                        })));
+                    }
+                    Err(e) => {
+                        return Some(Step::Ended(Err(TransportError {
+                            code: codes::CONNECTION_ERROR,
+                            message: stream_error("reading the answer", e),
+                            ambiguous: true,
+                        })));
+                    }
+                }
+            },
+            Stage::Done => Some(Step::Ended(Err(build_error("exchange already ended")))),
+        }
+    }
+}
+
+fn monotonic() -> Duration {
+    Duration::from_nanos(monotonic_clock::now())
+}
+
+fn start_reading(response: IncomingResponse) -> Result<Stage, TransportError> {
+    let status = response.status();
+    let error_type = response
+        .headers()
+        .get("x-amzn-errortype")
+        .into_iter()
+        .next()
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
+    let incoming = response
+        .consume()
+        .map_err(|()| build_error("response body already taken"))?;
+    let stream = incoming
+        .stream()
+        .map_err(|()| build_error("response body stream unavailable"))?;
+    Ok(Stage::Reading {
+        status,
+        error_type,
+        stream,
+        incoming,
+        body: Vec::new(),
+    })
 }
 
 fn build_request(request: &HttpRequest<'_>) -> Result<OutgoingRequest, TransportError> {
@@ -102,100 +327,6 @@ fn build_error(message: &str) -> TransportError {
     }
 }
 
-/// Writes the whole body, waiting for the host's permits; gives up at the deadline.
-fn write_body(body: &OutgoingBody, mut rest: &[u8], deadline: &Deadline) -> Result<(), String> {
-    let stream: OutputStream = body
-        .write()
-        .map_err(|()| "request body stream unavailable".to_string())?;
-    let ready = stream.subscribe();
-    while !rest.is_empty() {
-        match stream.check_write() {
-            Ok(0) => {
-                if !deadline.wait(&ready) {
-                    return Err("timed out writing the request body".to_string());
-                }
-            }
-            Ok(permit) => {
-                let n = rest.len().min(usize::try_from(permit).unwrap_or(usize::MAX));
-                stream
-                    .write(&rest[..n])
-                    .map_err(|e| stream_error("writing the request body", e))?;
-                rest = &rest[n..];
-            }
-            Err(e) => return Err(stream_error("writing the request body", e)),
-        }
-    }
-    Ok(())
-}
-
-fn wait_response(future: &FutureIncomingResponse, deadline: &Deadline) -> Result<IncomingResponse, TransportError> {
-    let ready = future.subscribe();
-    loop {
-        match future.get() {
-            Some(Ok(Ok(response))) => return Ok(response),
-            Some(Ok(Err(e))) => return Err(from_error_code(&e, true)),
-            Some(Err(())) => return Err(build_error("response already taken")),
-            None if !deadline.wait(&ready) => {
-                return Err(TransportError {
-                    code: codes::TIMEOUT,
-                    message: "no answer within the timeout".into(),
-                    ambiguous: true,
-                });
-            }
-            None => {}
-        }
-    }
-}
-
-fn read_response(response: IncomingResponse, deadline: &Deadline) -> Result<HttpResponse, TransportError> {
-    let status = response.status();
-    let error_type = response
-        .headers()
-        .get("x-amzn-errortype")
-        .into_iter()
-        .next()
-        .map(|v| String::from_utf8_lossy(&v).into_owned());
-    let incoming = response
-        .consume()
-        .map_err(|()| build_error("response body already taken"))?;
-    let stream = incoming
-        .stream()
-        .map_err(|()| build_error("response body stream unavailable"))?;
-    let ready = stream.subscribe();
-    let mut body = Vec::new();
-    loop {
-        match stream.read(64 * 1024) {
-            Ok(chunk) if chunk.is_empty() => {
-                if !deadline.wait(&ready) {
-                    return Err(TransportError {
-                        code: codes::TIMEOUT,
-                        message: "timed out reading the answer".into(),
-                        ambiguous: true,
-                    });
-                }
-            }
-            Ok(chunk) => body.extend_from_slice(&chunk),
-            Err(StreamError::Closed) => break,
-            Err(e) => {
-                let message = stream_error("reading the answer", e);
-                return Err(TransportError {
-                    code: codes::CONNECTION_ERROR,
-                    message,
-                    ambiguous: true,
-                });
-            }
-        }
-    }
-    drop(ready);
-    drop(stream);
-    drop(wasip2::http::types::IncomingBody::finish(incoming));
-    Ok(HttpResponse {
-        status,
-        error_type,
-        body,
-    })
-}
-
 fn stream_error(what: &str, e: StreamError) -> String {
     match e {
         StreamError::Closed => format!("{what}: stream closed"),
@@ -229,23 +360,5 @@ fn from_error_code(e: &ErrorCode, sent: bool) -> TransportError {
         code,
         message: format!("{e:?}"),
         ambiguous,
-    }
-}
-
-/// The longest wait for any single step (connect, a write permit, the first
-/// byte, the next bytes), so a slow but moving exchange is not cut short.
-struct Deadline {
-    idle: Duration,
-}
-
-impl Deadline {
-    fn after(idle: Duration) -> Self {
-        Self { idle }
-    }
-
-    /// Waits for `ready` or the idle timeout; false when the timeout came first.
-    fn wait(&self, ready: &Pollable) -> bool {
-        let timer = monotonic_clock::subscribe_duration(self.idle.as_nanos() as u64);
-        poll(&[ready, &timer]).contains(&0)
     }
 }

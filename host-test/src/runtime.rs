@@ -123,12 +123,33 @@ impl TargetInstance {
             .await?)
     }
 
-    /// `push`: buffers events, sends full batches; returns what settled.
+    /// `push`: takes events from the front while the buffer has room (see
+    /// `report.accepted`), starts requests for full batches; returns what settled.
     pub async fn push(&mut self, events: &[wit::Event]) -> Result<wit::Report> {
         Ok(self
             .instance
             .datastream_target_kinesis()
             .call_push(&mut self.store, events)
+            .await?)
+    }
+
+    /// `poll`: collects answers and starts what is due, waiting up to `wait`
+    /// for something to settle.
+    pub async fn poll(&mut self, wait: std::time::Duration) -> Result<wit::Report> {
+        let wait_ns = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        Ok(self
+            .instance
+            .datastream_target_kinesis()
+            .call_poll(&mut self.store, wait_ns)
+            .await?)
+    }
+
+    /// `stats`: counters since the instance started, and what it holds now.
+    pub async fn stats(&mut self) -> Result<wit::TargetStats> {
+        Ok(self
+            .instance
+            .datastream_target_kinesis()
+            .call_stats(&mut self.store)
             .await?)
     }
 

@@ -6,6 +6,7 @@
 use crate::runtime::{KinesisRuntime, TargetInstance, wit};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 /// Code the host gives events whose instance trapped.
 pub const TARGET_TRAPPED: &str = "TargetTrapped";
@@ -19,6 +20,8 @@ pub struct FailedEvent {
     pub code: String,
     pub message: String,
     pub retryable: bool,
+    /// An earlier attempt may have delivered it after all (see the WIT `failed`).
+    pub maybe_delivered: bool,
 }
 
 /// Running totals for one target.
@@ -33,6 +36,56 @@ pub struct Tally {
     pub bytes_sent: u64,
     /// Outcomes for unknown or already settled ids, and unsettled ids.
     pub protocol_errors: u64,
+    /// Times `push` took only part of what it was offered (backpressure);
+    /// the rest was offered again after a `poll`.
+    pub backpressure_waits: u64,
+}
+
+/// How long to wait for room when the component names no time.
+const BACKPRESSURE_WAIT: Duration = Duration::from_millis(50);
+/// Never wait longer than this in one `poll`, so a trapped or wedged
+/// instance is noticed.
+const MAX_POLL_WAIT: Duration = Duration::from_secs(1);
+
+/// The component's own counters (WIT `target-stats`), as the JSON report shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ComponentStats {
+    pub events_accepted: u64,
+    pub events_refused: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub failed_by_code: BTreeMap<String, u64>,
+    pub requests: u64,
+    pub retries: u64,
+    /// Re-sends after an ambiguous failure: an upper bound on duplicates.
+    pub ambiguous_retries: u64,
+    pub bytes_sent: u64,
+    pub in_flight_requests: u32,
+    pub in_flight_events: u32,
+    pub buffered_events: u32,
+    pub buffered_bytes: u64,
+    pub normalize_passthrough: u64,
+}
+
+impl From<wit::TargetStats> for ComponentStats {
+    fn from(s: wit::TargetStats) -> Self {
+        Self {
+            events_accepted: s.events_accepted,
+            events_refused: s.events_refused,
+            delivered: s.delivered,
+            failed: s.failed,
+            failed_by_code: s.failed_by_code.into_iter().collect(),
+            requests: s.requests,
+            retries: s.retries,
+            ambiguous_retries: s.ambiguous_retries,
+            bytes_sent: s.bytes_sent,
+            in_flight_requests: s.in_flight_requests,
+            in_flight_events: s.in_flight_events,
+            buffered_events: s.buffered_events,
+            buffered_bytes: s.buffered_bytes,
+            normalize_passthrough: s.normalize_passthrough,
+        }
+    }
 }
 
 /// A target instance and its bookkeeping.
@@ -58,16 +111,58 @@ impl Tenant {
         }))
     }
 
-    /// Pushes events; returns the outcomes settled by this call.
+    /// Offers all `events`; when the component's buffer is full it takes a
+    /// prefix, and the rest is offered again after a `poll` lets answers in.
+    /// Returns the outcomes settled meanwhile (for these or earlier events).
     pub async fn push(&mut self, events: &[wit::Event]) -> Vec<wit::EventOutcome> {
-        self.pending.extend(events.iter().map(|e| e.id));
-        if self.trapped.is_none() {
-            match self.instance.push(events).await {
-                Ok(report) => return self.absorb(report),
-                Err(e) => self.trapped = Some(format!("{e:#}")),
+        let mut settled = Vec::new();
+        let mut rest = events;
+        while !rest.is_empty() && self.trapped.is_none() {
+            let report = match self.instance.push(rest).await {
+                Ok(report) => report,
+                Err(e) => {
+                    self.trapped = Some(format!("{e:#}"));
+                    break;
+                }
+            };
+            let taken = (report.accepted as usize).min(rest.len());
+            self.pending.extend(rest[..taken].iter().map(|e| e.id));
+            rest = &rest[taken..];
+            let wait = report.poll_after_ns.map_or(BACKPRESSURE_WAIT, Duration::from_nanos);
+            settled.extend(self.absorb(report));
+            if !rest.is_empty() {
+                self.tally.backpressure_waits += 1;
+                settled.extend(self.poll(wait).await);
             }
         }
-        self.fail_pending(TARGET_TRAPPED)
+        if self.trapped.is_some() {
+            self.pending.extend(rest.iter().map(|e| e.id));
+            settled.extend(self.fail_pending(TARGET_TRAPPED));
+        }
+        settled
+    }
+
+    /// Lets the component collect answers and start due retries, waiting up
+    /// to `wait` (capped at a second) for something to settle.
+    pub async fn poll(&mut self, wait: Duration) -> Vec<wit::EventOutcome> {
+        if self.trapped.is_some() {
+            return self.fail_pending(TARGET_TRAPPED);
+        }
+        match self.instance.poll(wait.min(MAX_POLL_WAIT)).await {
+            Ok(report) => self.absorb(report),
+            Err(e) => {
+                self.trapped = Some(format!("{e:#}"));
+                self.fail_pending(TARGET_TRAPPED)
+            }
+        }
+    }
+
+    /// The component's counters, or `None` once it trapped.
+    pub async fn stats(&mut self) -> Option<ComponentStats> {
+        if self.trapped.is_some() {
+            return None;
+        }
+        self.instance.stats().await.ok().map(ComponentStats::from)
     }
 
     /// Flushes; afterwards no event pushed to this tenant is without outcome.
@@ -132,6 +227,7 @@ impl Tenant {
                     message: message.clone(),
                     origin: wit::FailureOrigin::Target,
                     retryable: false,
+                    maybe_delivered: false,
                 }),
             })
             .collect();
@@ -150,6 +246,7 @@ impl Tenant {
                     code: f.code.clone(),
                     message: f.message.clone(),
                     retryable: f.retryable,
+                    maybe_delivered: f.maybe_delivered,
                 });
             }
         }

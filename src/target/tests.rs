@@ -2,42 +2,82 @@
 //! retried, and that every event gets exactly one outcome.
 
 use super::*;
-use crate::send::{HttpResponse, TransportError};
+use crate::report::Origin;
+use crate::send::{HttpRequest, HttpResponse, TransportError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type Answer = Box<dyn Fn(&[serde_json::Value]) -> Result<HttpResponse, TransportError>>;
 
-/// Records every request body and answers from a script (default: all ok).
+/// Records every request body and answers from a script (default: all ok)
+/// after `latency` of a virtual monotonic clock that only `wait` moves.
 #[derive(Clone, Default)]
 struct Script {
     sent: Rc<RefCell<Vec<Vec<serde_json::Value>>>>,
     answers: Rc<RefCell<VecDeque<Answer>>>,
-    slept: Rc<RefCell<Vec<Duration>>>,
+    /// Every wait the target asked for, as (exchanges in flight, max).
+    waits: Rc<RefCell<Vec<(usize, Duration)>>>,
+    clock: Rc<Cell<Duration>>,
+    latency: Rc<Cell<Duration>>,
+}
+
+/// An answer that becomes readable at a virtual time.
+struct Pending {
+    ready_at: Duration,
+    answer: Option<Result<HttpResponse, TransportError>>,
 }
 
 impl Transport for Script {
-    fn send(&mut self, request: &HttpRequest<'_>) -> Result<HttpResponse, TransportError> {
-        let body: serde_json::Value = serde_json::from_slice(request.body).unwrap();
+    type Exchange = Pending;
+
+    fn start(&mut self, request: HttpRequest<'_>) -> Result<Pending, TransportError> {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
         let records = body["Records"].as_array().unwrap().clone();
         self.sent.borrow_mut().push(records.clone());
-        match self.answers.borrow_mut().pop_front() {
+        let answer = match self.answers.borrow_mut().pop_front() {
             Some(answer) => answer(&records),
             None => Ok(all_ok(records.len())),
-        }
+        };
+        Ok(Pending {
+            ready_at: self.clock.get() + self.latency.get(),
+            answer: Some(answer),
+        })
+    }
+
+    fn progress(&mut self, exchange: &mut Pending) -> Option<Result<HttpResponse, TransportError>> {
+        (self.clock.get() >= exchange.ready_at).then(|| exchange.answer.take().unwrap())
+    }
+
+    fn wait(&mut self, exchanges: &[&Pending], max: Duration) {
+        self.waits.borrow_mut().push((exchanges.len(), max));
+        let now = self.clock.get();
+        let first_answer = exchanges.iter().map(|e| e.ready_at).min().unwrap_or(Duration::MAX);
+        self.clock.set(first_answer.min(now + max).max(now));
     }
 }
 
 impl Clock for Script {
     fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_795_608_000)
+        UNIX_EPOCH + Duration::from_secs(1_795_608_000) + self.clock.get()
     }
-    fn sleep(&self, d: Duration) {
-        self.slept.borrow_mut().push(d);
+    fn monotonic(&self) -> Duration {
+        self.clock.get()
+    }
+}
+
+impl Script {
+    /// Waits that slept with nothing in flight: the backoffs.
+    fn backoffs(&self) -> Vec<Duration> {
+        self.waits
+            .borrow()
+            .iter()
+            .filter(|(n, _)| *n == 0)
+            .map(|(_, d)| *d)
+            .collect()
     }
 }
 
@@ -144,7 +184,7 @@ fn an_oversized_event_fails_alone_and_its_batch_still_goes() {
     let Outcome::Failed(f) = &by_id[&1] else { panic!() };
     assert!(!f.retryable && f.origin == Origin::Target);
     assert_eq!(code(&by_id[&0]), "delivered");
-    assert_eq!(report.accepted, 2);
+    assert_eq!(report.accepted, 3, "the oversized event was taken, and failed");
     assert_eq!(script.sent.borrow()[0].len(), 2);
 }
 
@@ -180,7 +220,7 @@ fn only_throttled_records_are_sent_again() {
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1].len(), 1);
     assert_eq!(sent[1][0]["Data"], "Yg==");
-    assert_eq!(script.slept.borrow().len(), 1);
+    assert_eq!(script.backoffs().len(), 1);
 }
 
 #[test]
@@ -206,10 +246,14 @@ fn retries_are_bounded_and_backoff_stays_under_the_cap() {
     );
     assert!(f.message.contains("after 5 attempts"), "{}", f.message);
     assert_eq!(script.sent.borrow().len(), 5);
-    let slept = script.slept.borrow();
-    assert_eq!(slept.len(), 4);
-    for (i, d) in slept.iter().enumerate() {
-        assert!(*d <= BACKOFF_BASE * (1 << i), "attempt {i} slept {d:?}");
+    let backoffs = script.backoffs();
+    assert_eq!(backoffs.len(), 4);
+    for (i, d) in backoffs.iter().enumerate() {
+        assert!(
+            *d <= Duration::from_millis(100) * (1 << i),
+            "retry {} waited {d:?}",
+            i + 1
+        );
     }
 }
 
@@ -290,7 +334,7 @@ fn a_disabled_target_hands_every_event_back_and_sends_nothing() {
     t.push(events(0..3, 1));
     t.flush();
     let report = t.take_report();
-    assert_eq!((report.accepted, report.requests), (0, 0));
+    assert_eq!((report.accepted, report.requests), (3, 0));
     for o in outcomes(&report, 0..3).values() {
         let Outcome::Failed(f) = o else {
             panic!("a disabled target delivered")
@@ -299,4 +343,237 @@ fn a_disabled_target_hands_every_event_back_and_sends_nothing() {
         assert!(f.message.contains("disabled"));
     }
     assert!(script.sent.borrow().is_empty());
+}
+
+fn transport_error(code: &'static str, ambiguous: bool) -> Answer {
+    Box::new(move |_| {
+        Err(TransportError {
+            code,
+            message: "injected".into(),
+            ambiguous,
+        })
+    })
+}
+
+#[test]
+fn push_never_waits_and_keeps_up_to_max_in_flight_requests() {
+    let (mut t, script) = target(serde_json::json!({"max_events": 1, "max_in_flight": 3}));
+    script.latency.set(Duration::from_millis(50));
+    t.push(events(0..10, 1));
+    assert!(script.waits.borrow().is_empty(), "push waited");
+    assert_eq!(script.sent.borrow().len(), 3);
+    let report = t.take_report();
+    assert_eq!((report.accepted, report.pending), (10, 10));
+    assert_eq!(
+        report.poll_after,
+        Some(Duration::from_secs(30)),
+        "answers pending: poll within the timeout"
+    );
+    t.poll(Duration::from_secs(1));
+    let report = t.take_report();
+    assert_eq!(report.outcomes.len(), 3, "poll returns once something settled");
+    assert_eq!(script.sent.borrow().len(), 6, "freed slots are refilled at once");
+    t.flush();
+    let mut all = report;
+    all.outcomes.extend(t.take_report().outcomes);
+    assert!(outcomes(&all, 0..10).values().all(|o| code(o) == "delivered"));
+    let stats = t.stats();
+    assert_eq!((stats.delivered, stats.requests, stats.in_flight_requests), (10, 10, 0));
+}
+
+#[test]
+fn a_full_buffer_takes_what_fits_and_the_rest_after_poll() {
+    let (mut t, script) = target(serde_json::json!({
+        "max_record_size": 100, "max_request_size": 100, "max_buffer_size": 100}));
+    script.latency.set(Duration::from_millis(10));
+    assert_eq!(
+        t.push(events(0..5, 40)),
+        2,
+        "two of 40 bytes fit in 100, a third does not"
+    );
+    assert_eq!(t.take_report().accepted, 2);
+    assert_eq!(script.sent.borrow().len(), 1, "a full buffer sends the open batch");
+    assert_eq!(t.stats().events_refused, 3);
+    t.poll(Duration::from_secs(1));
+    assert_eq!(t.stats().buffered_bytes, 0);
+    assert_eq!(t.push(events(2..5, 40)), 2);
+    t.poll(Duration::from_secs(1));
+    assert_eq!(t.push(events(4..5, 40)), 1);
+    t.flush();
+    assert_eq!(t.stats().delivered, 5);
+}
+
+#[test]
+fn a_timeout_after_sending_is_retried_and_counted_as_ambiguous() {
+    let (mut t, script) = target(serde_json::json!({}));
+    script.answers.borrow_mut().push_back(transport_error("Timeout", true));
+    script
+        .answers
+        .borrow_mut()
+        .push_back(transport_error("ConnectionError", false));
+    t.push(events(0..2, 1));
+    t.flush();
+    assert!(
+        outcomes(&t.take_report(), 0..2)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+    let stats = t.stats();
+    assert_eq!((stats.requests, stats.retries, stats.ambiguous_retries), (3, 4, 2));
+}
+
+#[test]
+fn an_unreadable_answer_is_retried_as_ambiguous() {
+    let (mut t, script) = target(serde_json::json!({}));
+    script
+        .answers
+        .borrow_mut()
+        .push_back(Box::new(|_| Ok(ok_body(serde_json::json!({"Records": []})))));
+    t.push(events(0..3, 1));
+    t.flush();
+    assert!(
+        outcomes(&t.take_report(), 0..3)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+    assert_eq!(t.stats().ambiguous_retries, 3);
+}
+
+#[test]
+fn a_denied_request_fails_at_once() {
+    let (mut t, script) = target(serde_json::json!({}));
+    script
+        .answers
+        .borrow_mut()
+        .push_back(transport_error("HttpRequestDenied", false));
+    t.push(events(0..2, 1));
+    t.flush();
+    assert!(
+        outcomes(&t.take_report(), 0..2)
+            .values()
+            .all(|o| code(o) == "HttpRequestDenied")
+    );
+    assert_eq!(script.sent.borrow().len(), 1);
+}
+
+#[test]
+fn retry_max_duration_bounds_retries_by_time() {
+    let (mut t, script) = target(serde_json::json!({"max_retries": 10, "retry_max_duration": 1.5}));
+    script.latency.set(Duration::from_secs(1));
+    for _ in 0..10 {
+        script
+            .answers
+            .borrow_mut()
+            .push_back(transport_error("ConnectionError", false));
+    }
+    t.push(events(0..1, 1));
+    t.flush();
+    let by_id = outcomes(&t.take_report(), 0..1);
+    let Outcome::Failed(f) = &by_id[&0] else { panic!() };
+    // Answers at ~1 s and ~2.1 s; a third attempt would start past 1.5 s.
+    assert!(f.message.ends_with("(after 2 attempts)"), "{}", f.message);
+}
+
+#[test]
+fn with_one_request_in_flight_nothing_newer_overtakes_a_retry() {
+    let (mut t, script) = target(serde_json::json!({"max_events": 1, "max_in_flight": 1}));
+    script.answers.borrow_mut().push_back(Box::new(|_| {
+        Ok(ok_body(serde_json::json!({"FailedRecordCount": 1, "Records": [
+            {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded"}]})))
+    }));
+    let data = |id: u64| Record {
+        id,
+        data: id.to_string().into_bytes(),
+    };
+    t.push((0..3).map(data));
+    t.flush();
+    outcomes(&t.take_report(), 0..3);
+    let sent: Vec<String> = script.sent.borrow().iter().map(|r| r[0]["Data"].to_string()).collect();
+    let expected: Vec<String> = ["0", "0", "1", "2"]
+        .iter()
+        .map(|d| serde_json::Value::from(STANDARD.encode(d)).to_string())
+        .collect();
+    assert_eq!(sent, expected);
+}
+
+/// Random mixes of answers, seeded: whatever happens, every event settles
+/// exactly once and retries never exceed the budget.
+#[test]
+fn every_event_settles_exactly_once_under_random_faults() {
+    for seed in 1..=40u64 {
+        let (mut t, script) = target(serde_json::json!({"max_events": 7, "max_in_flight": 1 + seed % 4,
+            "max_retries": seed % 4, "max_buffer_size": 1024 * 1024}));
+        script.latency.set(Duration::from_millis(seed % 3 * 20));
+        let mut state = seed;
+        for _ in 0..200 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let pick = state % 6;
+            let answer: Answer = match pick {
+                0 => transport_error("Timeout", true),
+                1 => transport_error("ConnectionError", false),
+                2 => Box::new(|_| {
+                    Ok(HttpResponse {
+                        status: 500,
+                        error_type: None,
+                        body: br#"{"__type":"InternalFailure"}"#.to_vec(),
+                    })
+                }),
+                3 => Box::new(|records: &[serde_json::Value]| {
+                    let results: Vec<_> = (0..records.len())
+                        .map(|i| {
+                            if i % 2 == 0 {
+                                serde_json::json!({"ErrorCode": "ProvisionedThroughputExceededException"})
+                            } else {
+                                serde_json::json!({"SequenceNumber": "1", "ShardId": "s"})
+                            }
+                        })
+                        .collect();
+                    Ok(ok_body(serde_json::json!({"Records": results})))
+                }),
+                _ => Box::new(|records: &[serde_json::Value]| Ok(all_ok(records.len()))),
+            };
+            script.answers.borrow_mut().push_back(answer);
+        }
+        let mut report = Report::default();
+        let mut next = 0u64;
+        while next < 100 {
+            let taken = t.push(events(next..100, 3 + (next % 5) as usize));
+            next += taken as u64;
+            t.poll(Duration::from_millis(5));
+            let r = t.take_report();
+            report.outcomes.extend(r.outcomes);
+        }
+        t.flush();
+        report.outcomes.extend(t.take_report().outcomes);
+        let by_id = outcomes(&report, 0..100);
+        let stats = t.stats();
+        let delivered = by_id.values().filter(|o| code(o) == "delivered").count() as u64;
+        assert_eq!(
+            (stats.delivered, stats.delivered + stats.failed),
+            (delivered, 100),
+            "seed {seed}"
+        );
+        assert_eq!((stats.buffered_bytes, t.pending()), (0, 0), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_final_failure_after_an_ambiguous_attempt_says_it_may_have_been_delivered() {
+    let (mut t, script) = target(serde_json::json!({}));
+    script.answers.borrow_mut().push_back(transport_error("Timeout", true));
+    script.answers.borrow_mut().push_back(Box::new(|_| {
+        Ok(HttpResponse {
+            status: 400,
+            error_type: None,
+            body: br#"{"__type":"ValidationException","message":"bad"}"#.to_vec(),
+        })
+    }));
+    t.push(events(0..1, 1));
+    t.push(events(1..2, 1));
+    t.flush();
+    let by_id = outcomes(&t.take_report(), 0..2);
+    let Outcome::Failed(f) = &by_id[&0] else { panic!() };
+    assert_eq!((f.code.as_str(), f.maybe_delivered), ("ValidationException", true));
 }

@@ -121,12 +121,14 @@ async fn run(args: RunArgs) -> Result<u8, String> {
             Input::Error(e) => input_error = Some(e),
         }
     }
+    let mut stats = Vec::with_capacity(tenants.len());
     for tenant in &mut tenants {
         tenant.flush().await;
+        stats.push(tenant.stats().await);
     }
     progress.finish_and_clear();
 
-    let summary = summary::Summary::new(&tenants, lines, skipped, started.elapsed());
+    let summary = summary::Summary::new(&tenants, stats, lines, skipped, started.elapsed());
     match args.report {
         ReportFormat::Json => println!("{}", serde_json::to_string(&summary).unwrap_or_default()),
         ReportFormat::Text => summary.print_text(),

@@ -2,7 +2,7 @@
 //! The JSON keys are a public contract: add keys, never rename or remove.
 
 use kinesis_host::Tenant;
-use kinesis_host::tenant::Tally;
+use kinesis_host::tenant::{ComponentStats, Tally};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +19,10 @@ pub struct Summary {
     pub requests: u64,
     pub bytes_sent: u64,
     pub protocol_errors: u64,
+    /// Records sent again after retryable failures, over all targets.
+    pub retries: u64,
+    /// Of those, after ambiguous failures: an upper bound on duplicates.
+    pub ambiguous_retries: u64,
     pub elapsed_s: f64,
     pub events_per_s: f64,
     pub targets: Vec<TargetSummary>,
@@ -43,10 +47,19 @@ pub struct TargetSummary {
     pub trapped: Option<String>,
     #[serde(flatten)]
     pub tally: Tally,
+    /// The component's own counters (`stats` export); absent if it trapped.
+    pub component: Option<ComponentStats>,
 }
 
 impl Summary {
-    pub fn new(tenants: &[Tenant], events: u64, skipped_lines: u64, elapsed: Duration) -> Self {
+    /// `stats` holds each tenant's component counters, in the same order.
+    pub fn new(
+        tenants: &[Tenant],
+        stats: Vec<Option<ComponentStats>>,
+        events: u64,
+        skipped_lines: u64,
+        elapsed: Duration,
+    ) -> Self {
         let mut s = Summary {
             events,
             skipped_lines,
@@ -57,12 +70,18 @@ impl Summary {
             requests: 0,
             bytes_sent: 0,
             protocol_errors: 0,
+            retries: 0,
+            ambiguous_retries: 0,
             elapsed_s: elapsed.as_secs_f64(),
             events_per_s: events as f64 / elapsed.as_secs_f64().max(1e-9),
             targets: Vec::new(),
         };
-        for t in tenants {
+        for (t, component) in tenants.iter().zip(stats) {
             let tally = &t.tally;
+            if let Some(c) = &component {
+                s.retries += c.retries;
+                s.ambiguous_retries += c.ambiguous_retries;
+            }
             s.delivered += tally.delivered;
             s.failed += tally.failed;
             s.requests += tally.requests;
@@ -89,6 +108,7 @@ impl Summary {
                     failures: Vec::new(),
                     ..tally.clone()
                 },
+                component,
             });
         }
         s
@@ -129,6 +149,18 @@ impl Summary {
             );
             for (code, n) in &t.tally.failed_by_code {
                 println!("  failed {code}: {n}");
+            }
+            if let Some(c) = t.component.as_ref().filter(|c| c.retries > 0) {
+                println!(
+                    "  records sent again {} (after ambiguous failures, possible duplicates: {})",
+                    c.retries, c.ambiguous_retries
+                );
+            }
+            if t.tally.backpressure_waits > 0 {
+                println!(
+                    "  buffer full {} times: the rest was offered again (max_buffer_size)",
+                    t.tally.backpressure_waits
+                );
             }
             if let Some(trap) = &t.trapped {
                 println!("  the instance trapped: {trap}");

@@ -1,0 +1,107 @@
+//! When a retryable failure is sent again: exponential backoff with full
+//! jitter, bounded by attempts and by time since the first attempt.
+
+use crate::config::RetryPolicy;
+use crate::report::{Failure, codes};
+use std::time::Duration;
+
+/// Backoff draws for one target.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    policy: RetryPolicy,
+    /// xorshift64 state: jitter needs spread between instances, not secrecy.
+    state: u64,
+}
+
+impl Backoff {
+    /// `seed` spreads instances started at the same moment; any value works.
+    pub fn new(policy: RetryPolicy, seed: u64) -> Self {
+        Self {
+            policy,
+            state: seed | 1,
+        }
+    }
+
+    /// The wait before re-send number `retry` (1-based): uniform in
+    /// `[0, min(max_backoff, initial_backoff * 2^(retry-1))]` (full jitter).
+    ///
+    /// ```
+    /// use kinesis_target::{config::RetryPolicy, retry::Backoff};
+    /// let mut b = Backoff::new(RetryPolicy::default(), 7);
+    /// assert!(b.delay(1) <= RetryPolicy::default().initial_backoff);
+    /// ```
+    pub fn delay(&mut self, retry: u32) -> Duration {
+        let exp = retry.saturating_sub(1).min(20);
+        let ceiling = self
+            .policy
+            .initial_backoff
+            .saturating_mul(1 << exp)
+            .min(self.policy.max_backoff);
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        ceiling.mul_f64((self.state % 10_001) as f64 / 10_000.0)
+    }
+
+    /// Whether re-send number `retry` may still start, `elapsed` after the first attempt.
+    pub fn allows(&self, retry: u32, elapsed: Duration) -> bool {
+        retry <= self.policy.max_retries && elapsed <= self.policy.max_duration
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+}
+
+/// Whether the records may have landed although the attempt failed: the
+/// request left and no readable answer came back. Re-sending is right
+/// (at-least-once) and is counted apart, since it can duplicate.
+pub fn is_ambiguous(failure: &Failure, transport_ambiguous: bool) -> bool {
+    transport_ambiguous || failure.code == codes::MALFORMED_RESPONSE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_stays_under_the_doubling_ceiling_and_the_cap() {
+        let policy = RetryPolicy {
+            max_retries: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            max_duration: Duration::from_secs(60),
+        };
+        let mut b = Backoff::new(policy, 42);
+        for retry in 1..=10 {
+            let ceiling = Duration::from_millis(100 * (1 << (retry - 1))).min(Duration::from_millis(1000));
+            for _ in 0..50 {
+                assert!(b.delay(retry) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn delays_are_spread_not_constant() {
+        let mut b = Backoff::new(RetryPolicy::default(), 1);
+        let draws: std::collections::HashSet<Duration> = (0..20).map(|_| b.delay(3)).collect();
+        assert!(draws.len() > 10, "{draws:?}");
+    }
+
+    #[test]
+    fn allows_is_bounded_by_attempts_and_by_time() {
+        let b = Backoff::new(RetryPolicy::default(), 1);
+        assert!(b.allows(3, Duration::from_secs(1)));
+        assert!(!b.allows(4, Duration::from_secs(1)));
+        assert!(!b.allows(1, Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn an_unreadable_answer_is_ambiguous() {
+        let f = Failure::target(codes::MALFORMED_RESPONSE, "cut", true);
+        assert!(is_ambiguous(&f, false));
+        let f = Failure::target("InternalFailure", "x", true);
+        assert!(!is_ambiguous(&f, false));
+        assert!(is_ambiguous(&f, true));
+    }
+}
