@@ -15,7 +15,9 @@
 #   * moto_server (moto[server] from PyPI) with INITIAL_NO_AUTH_ACTION_COUNT:
 #     after that many unauthenticated calls every request's SigV4 signature
 #     (and the caller's IAM policy) is checked. tests/e2e/conftest.py spends
-#     those calls on creating an IAM user + access key + policy.
+#     those calls on creating an IAM user + access key + policy. Served one
+#     request at a time (scripts/moto-serial.py): moto's Kinesis backend
+#     loses records under concurrent PutRecords.
 #
 # Everything is installed under .peers/ (git-ignored) of this checkout:
 #   .peers/node   npm install --prefix (kinesis-local)
@@ -249,7 +251,10 @@ peers_start() {
     (
         cd "$PEERS_DIR" || exit 1
         export INITIAL_NO_AUTH_ACTION_COUNT="$PEERS_MOTO_NO_AUTH_COUNT"
-        _peers_spawn moto "$moto_log" "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+        # One request at a time: moto's Kinesis loses records under
+        # concurrent PutRecords (see scripts/moto-serial.py).
+        export MOTO_PORT="$moto_port"
+        _peers_spawn moto "$moto_log" "$venv/bin/python" "$PEERS_REPO_ROOT/scripts/moto-serial.py" 127.0.0.1 "$moto_port"
     ) || return 1
 
     _peers_wait_port kinesis-local "$kl_plain" "$kl_log" || return 1

@@ -276,10 +276,11 @@ fn retry_policy(props: &Obj) -> Result<RetryPolicy, ConfigError> {
     if policy.initial_backoff > policy.max_backoff {
         return Err(ConfigError::new(
             "properties.retry_initial_backoff",
+            // Milliseconds as integers: float formatting would grow the component.
             format!(
-                "must not exceed retry_max_backoff ({}s), got {}s",
-                policy.max_backoff.as_secs_f64(),
-                policy.initial_backoff.as_secs_f64()
+                "must not exceed retry_max_backoff ({} ms), got {} ms",
+                policy.max_backoff.as_millis(),
+                policy.initial_backoff.as_millis()
             ),
         ));
     }

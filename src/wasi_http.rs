@@ -118,7 +118,8 @@ impl Transport for WasiHttp {
                     exchange.stage = Stage::Done;
                     return Some(Err(TransportError {
                         code: codes::TIMEOUT,
-                        message: format!("no progress for {:?}", exchange.idle),
+                        // Milliseconds as an integer: float formatting would add ~20 KB to the component.
+                        message: format!("no progress for {} ms", exchange.idle.as_millis()),
                         ambiguous: exchange.sent_any,
                     }));
                 }

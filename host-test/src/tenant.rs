@@ -95,6 +95,8 @@ pub struct Tenant {
     instance: TargetInstance,
     pending: HashSet<u64>,
     trapped: Option<String>,
+    /// From the last report: when the component wants `poll` called.
+    poll_after: Option<Duration>,
 }
 
 impl Tenant {
@@ -108,6 +110,7 @@ impl Tenant {
             instance,
             pending: HashSet::new(),
             trapped: None,
+            poll_after: None,
         }))
     }
 
@@ -196,7 +199,14 @@ impl Tenant {
         self.pending.len()
     }
 
+    /// When the component last asked to be polled (`report.poll-after-ns`);
+    /// `None` when it has nothing to do without new events or a flush.
+    pub fn poll_after(&self) -> Option<Duration> {
+        self.poll_after.filter(|_| self.trapped.is_none())
+    }
+
     fn absorb(&mut self, report: wit::Report) -> Vec<wit::EventOutcome> {
+        self.poll_after = report.poll_after_ns.map(Duration::from_nanos);
         self.tally.requests += u64::from(report.requests);
         self.tally.bytes_sent += report.bytes_sent;
         let mut settled = Vec::with_capacity(report.outcomes.len());

@@ -40,6 +40,8 @@ struct Run {
     /// Code, and whether an earlier attempt may have delivered it.
     failed: HashMap<u64, (String, bool)>,
     stats: kinesis_host::tenant::ComponentStats,
+    /// Times the host re-offered events because the buffer was full.
+    backpressure_waits: u64,
     /// Stored copies per id.
     stored: HashMap<u64, Vec<(String, String)>>,
 }
@@ -47,6 +49,10 @@ struct Run {
 /// Pushes `EVENTS` events in chunks through a target with `max_in_flight`
 /// requests, against an endpoint injecting `faults`, and checks the contract.
 async fn run(faults: Faults, max_in_flight: u32) -> Run {
+    run_with(faults, max_in_flight, 16384).await
+}
+
+async fn run_with(faults: Faults, max_in_flight: u32, max_buffer_size: u32) -> Run {
     let endpoint = LocalEndpoint::start(LocalEndpointConfig {
         faults,
         ..Default::default()
@@ -59,7 +65,7 @@ async fn run(faults: Faults, max_in_flight: u32) -> Run {
         "endpoint": endpoint.url(), "stream": "logs", "partition_key": "pk",
         "max_events": 40, "timeout": 1, "max_in_flight": max_in_flight, "max_retries": 12,
         "retry_initial_backoff": 0.005, "retry_max_backoff": 0.05, "max_record_size": 4096,
-        "max_buffer_size": 16384}});
+        "max_buffer_size": max_buffer_size}});
     let mut tenant = Tenant::start(runtime(), &config.to_string()).await.unwrap().unwrap();
     let events: Vec<wit::Event> = (1..=EVENTS).map(event).collect();
     let mut settled = Vec::new();
@@ -68,6 +74,7 @@ async fn run(faults: Faults, max_in_flight: u32) -> Run {
     }
     settled.extend(tenant.flush().await);
     let stats = tenant.stats().await.expect("no trap");
+    let backpressure_waits = tenant.tally.backpressure_waits;
     assert_eq!(
         tenant.tally.protocol_errors, 0,
         "the component broke the exactly-once contract"
@@ -122,6 +129,7 @@ async fn run(faults: Faults, max_in_flight: u32) -> Run {
         delivered,
         failed,
         stats,
+        backpressure_waits,
         stored,
     }
 }
@@ -284,4 +292,17 @@ async fn every_fault_at_once_keeps_the_contract() {
         )
         .await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_buffer_pushes_back_and_loses_nothing() {
+    let slow = Faults {
+        latency: Duration::from_millis(20),
+        ..faults(12)
+    };
+    // 4 KiB held at most, for about 60 KiB of events.
+    let run = run_with(slow, 2, 4096).await;
+    assert_eq!(run.delivered.len() as u64, EVENTS);
+    assert!(run.backpressure_waits > 0 && run.stats.events_refused > 0);
+    assert_eq!(duplicates(&run), 0);
 }

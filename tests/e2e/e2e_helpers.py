@@ -315,7 +315,8 @@ def write_base64_input(path: Path, events: list[bytes]) -> Path:
 
 def target(name: str, peer: Peer, stream: str, partition_key: str, *,
            key: str | None = None, secret: str | None = None,
-           max_events: int = 500) -> dict[str, Any]:
+           max_events: int = 500, max_in_flight: int | None = None) -> dict[str, Any]:
+    extra = {} if max_in_flight is None else {"max_in_flight": max_in_flight}
     return {
         "name": name,
         "type": "amazonkinesis",
@@ -327,6 +328,7 @@ def target(name: str, peer: Peer, stream: str, partition_key: str, *,
             "stream": stream,
             "partition_key": partition_key,
             "max_events": max_events,
+            **extra,
         },
     }
 
@@ -412,7 +414,7 @@ def run_cli(host_bin: str, config: Path, input_path: Path, *, input_format: str 
 
 
 REPORT_KEYS = {"events", "delivered", "failed", "failed_by_code", "failures", "requests",
-               "bytes_sent", "elapsed_s", "events_per_s", "targets"}
+               "bytes_sent", "elapsed_s", "events_per_s", "targets", "retries", "ambiguous_retries"}
 
 
 def check_report_shape(run: CliRun) -> dict[str, Any]:
@@ -428,10 +430,17 @@ def check_report_shape(run: CliRun) -> dict[str, Any]:
     assert isinstance(rep["failures"], list)
     assert isinstance(rep["targets"], list)
     for f in rep["failures"]:
-        assert {"target", "id", "code", "message", "retryable"} <= f.keys(), f
+        assert {"target", "id", "code", "message", "retryable", "maybe_delivered"} <= f.keys(), f
         assert isinstance(f["id"], int) and isinstance(f["retryable"], bool), f
+    for k in ("retries", "ambiguous_retries"):
+        assert isinstance(rep[k], int) and rep[k] >= 0, f"report[{k!r}] = {rep[k]!r}"
     for t in rep["targets"]:
-        assert {"name", "stream", "endpoint", "delivered", "failed"} <= t.keys(), t
+        assert {"name", "stream", "endpoint", "delivered", "failed", "component"} <= t.keys(), t
+        c = t["component"]
+        if c is not None:
+            # The component's own counts agree with the host's, and nothing is left.
+            assert (c["delivered"], c["failed"]) == (t["delivered"], t["failed"]), t
+            assert (c["in_flight_requests"], c["buffered_events"], c["buffered_bytes"]) == (0, 0, 0), t
     return rep
 
 

@@ -77,7 +77,8 @@ def mixed_binary_events_with_one_oversized(host_bin: str, peer: Peer, new_stream
 def lines_to_two_targets(host_bin: str, peer: Peer, new_stream, tmp_path: Path,
                          seed: int) -> None:
     """A few hundred text lines (`lines` format, YAML config with ${VAR}
-    secrets) to two targets on two streams: each stream gets every line once."""
+    secrets) to two targets on two streams: each stream gets every line once.
+    The first target keeps up to 16 small requests in flight at once."""
     rng = random.Random(seed)
     stream_a = new_stream(peer, shards=1, tag="lines-a")
     stream_b = new_stream(peer, shards=3, tag="lines-b")
@@ -105,7 +106,7 @@ def lines_to_two_targets(host_bin: str, peer: Peer, new_stream, tmp_path: Path,
     secret_env = {"E2E_PEER_KEY": peer.key, "E2E_PEER_SECRET": peer.secret}
     config = write_yaml_config(tmp_path / "config.yaml", [
         target("first", peer, stream_a, "pk-first", key="${E2E_PEER_KEY}",
-               secret="${E2E_PEER_SECRET}", max_events=37),
+               secret="${E2E_PEER_SECRET}", max_events=37, max_in_flight=16),
         target("second", peer, stream_b, "pk-second", key="${E2E_PEER_KEY}",
                secret="${E2E_PEER_SECRET}"),
     ])

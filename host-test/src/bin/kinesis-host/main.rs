@@ -12,7 +12,7 @@ use kinesis_host::config_file::{self, TargetDef};
 use kinesis_host::{KinesisRuntime, Tenant};
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +63,9 @@ enum ReportFormat {
     Json,
 }
 
+/// Longest the CLI leaves a target with work in progress unpolled while input is quiet.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
 /// Exit code for bad config or unreadable input.
 const EXIT_USAGE: u8 = 2;
 
@@ -109,7 +112,23 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     let progress = progress_bar(args.report);
     let started = Instant::now();
     let (mut lines, mut skipped, mut input_error) = (0, 0, None);
-    while let Some(message) = rx.recv().await {
+    loop {
+        // While input is quiet, let targets collect answers and start due
+        // retries; an answer can come any moment, so look at least every IDLE_POLL.
+        let wake = tenants.iter().filter_map(Tenant::poll_after).min();
+        let message = match wake {
+            Some(after) => tokio::select! {
+                message = rx.recv() => message,
+                () = tokio::time::sleep(after.min(IDLE_POLL)) => {
+                    for tenant in tenants.iter_mut().filter(|t| t.poll_after().is_some()) {
+                        tenant.poll(Duration::ZERO).await;
+                    }
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(message) = message else { break };
         match message {
             Input::Events(events) => {
                 for tenant in &mut tenants {
