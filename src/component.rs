@@ -102,7 +102,7 @@ impl wit::Guest for Component {
             events_refused: stats.events_refused,
             delivered: stats.delivered,
             failed: stats.failed,
-            failed_by_code: stats.failed_by_code.into_iter().collect(),
+            failed_by_code: stats.failed_by_code,
             requests: stats.requests,
             retries: stats.retries,
             ambiguous_retries: stats.ambiguous_retries,

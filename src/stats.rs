@@ -1,7 +1,5 @@
 //! Counters over a target's life, exported through the WIT `stats` call.
 
-use std::collections::BTreeMap;
-
 /// What a target has done since it was created, and what it holds now.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stats {
@@ -11,8 +9,9 @@ pub struct Stats {
     pub events_refused: u64,
     pub delivered: u64,
     pub failed: u64,
-    /// Sorted by code, so reports are stable.
-    pub failed_by_code: BTreeMap<String, u64>,
+    /// Sorted by code, so reports are stable. A sorted `Vec`, not a
+    /// `BTreeMap`: a handful of codes, and the map's code costs the component KBs.
+    pub failed_by_code: Vec<(String, u64)>,
     /// PutRecords requests started, retries included.
     pub requests: u64,
     /// Records sent again after a retryable failure.
@@ -30,4 +29,33 @@ pub struct Stats {
     pub buffered_events: u64,
     /// Event bytes held: buffered, waiting and in flight.
     pub buffered_bytes: u64,
+}
+
+impl Stats {
+    /// Counts one failure with `code`.
+    pub fn count_failure(&mut self, code: &str) {
+        self.failed += 1;
+        match self.failed_by_code.binary_search_by(|(c, _)| c.as_str().cmp(code)) {
+            Ok(i) => self.failed_by_code[i].1 += 1,
+            Err(i) => self.failed_by_code.insert(i, (code.to_string(), 1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_counted_by_code_in_code_order() {
+        let mut s = Stats::default();
+        for code in ["Timeout", "AccessDeniedException", "Timeout"] {
+            s.count_failure(code);
+        }
+        assert_eq!(s.failed, 3);
+        assert_eq!(
+            s.failed_by_code,
+            [("AccessDeniedException".to_string(), 1), ("Timeout".to_string(), 2)]
+        );
+    }
 }

@@ -227,10 +227,7 @@ impl<T: Transport, C: Clock> Target<T, C> {
         self.held_bytes -= held;
         match &outcome {
             Outcome::Delivered { .. } => self.stats.delivered += 1,
-            Outcome::Failed(f) => {
-                self.stats.failed += 1;
-                *self.stats.failed_by_code.entry(f.code.clone()).or_default() += 1;
-            }
+            Outcome::Failed(f) => self.stats.count_failure(&f.code),
         }
         self.report.outcomes.push(EventOutcome { id, outcome });
     }

@@ -319,3 +319,41 @@ fn numbers_in_strings_are_read_as_json_numbers() {
         assert_eq!(super::fields::parse_f64(text), None, "{text:?}");
     }
 }
+
+#[test]
+fn delivery_extensions_have_defaults_for_an_edge_host() {
+    let c = ok(base());
+    assert_eq!((c.max_in_flight, c.max_buffer_size), (4, 8 * 1024 * 1024));
+    assert_eq!(c.retry, RetryPolicy::default());
+    let c = ok(with(json!({"max_in_flight": "16", "max_buffer_size": 2097152,
+        "retry_initial_backoff": "0.05", "retry_max_backoff": 2, "retry_max_duration": "10s"})));
+    assert_eq!((c.max_in_flight, c.max_buffer_size), (16, 2 * 1024 * 1024));
+    assert_eq!(c.retry.initial_backoff, Duration::from_millis(50));
+    assert_eq!(c.retry.max_duration, Duration::from_secs(10));
+}
+
+#[test]
+fn delivery_extensions_are_bounded() {
+    assert_eq!(err(with(json!({"max_in_flight": 0}))).field, "properties.max_in_flight");
+    assert_eq!(
+        err(with(json!({"max_in_flight": 65}))).field,
+        "properties.max_in_flight"
+    );
+    // The buffer must hold at least one record of the largest size.
+    assert_eq!(
+        err(with(json!({"max_buffer_size": 1000}))).field,
+        "properties.max_buffer_size"
+    );
+    assert!(parse(&with(json!({"max_record_size": 1000, "max_buffer_size": 1000})).to_string()).is_ok());
+    assert_eq!(
+        err(with(json!({"retry_initial_backoff": 3, "retry_max_backoff": 2}))),
+        ConfigError::new(
+            "properties.retry_initial_backoff",
+            "must not exceed retry_max_backoff (2000 ms), got 3000 ms"
+        )
+    );
+    assert_eq!(
+        err(with(json!({"retry_max_duration": 0}))).field,
+        "properties.retry_max_duration"
+    );
+}
