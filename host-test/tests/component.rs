@@ -2,10 +2,13 @@
 //! whole path from `push` to stored records, and the failure paths a user
 //! meets first (wrong secret, unreachable endpoint, push before configure).
 
-use kinesis_host::local_endpoint::{DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, LocalEndpoint, LocalEndpointConfig};
+use kinesis_host::local_endpoint::{
+    DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Faults, LocalEndpoint, LocalEndpointConfig,
+};
 use kinesis_host::{KinesisRuntime, Tenant, wit};
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Compiling the component takes a while; every test shares one runtime.
 fn runtime() -> &'static KinesisRuntime {
@@ -203,4 +206,55 @@ async fn a_disabled_target_hands_events_back_and_the_endpoint_gets_nothing() {
     assert_eq!(t.tally.failed_by_code.keys().collect::<Vec<_>>(), ["TargetDisabled"]);
     assert_eq!(ep.stats().requests, 0);
     ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_returns_before_the_answer_and_poll_collects_it() {
+    let slow = LocalEndpointConfig {
+        faults: Faults {
+            latency: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let ep = LocalEndpoint::start(slow).await.unwrap();
+    ep.create_stream("logs", 1);
+    let mut instance = runtime().instantiate().await.unwrap();
+    let cfg = config(&ep.url(), DEFAULT_SECRET_KEY, serde_json::json!({"max_events": 2}));
+    instance.configure(&cfg).await.unwrap().unwrap();
+
+    let started = Instant::now();
+    let report = instance
+        .push(&[event(1, b"a".to_vec()), event(2, b"b".to_vec())])
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "push waited for the answer"
+    );
+    assert_eq!(
+        (report.accepted, report.requests, report.pending, report.outcomes.len()),
+        (2, 1, 2, 0)
+    );
+    assert!(
+        report.poll_after_ns.is_some(),
+        "an answer is due: the host is asked to poll"
+    );
+    let stats = instance.stats().await.unwrap();
+    assert_eq!((stats.in_flight_requests, stats.in_flight_events), (1, 2));
+
+    let report = instance.poll(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        (report.outcomes.len(), report.pending, report.poll_after_ns),
+        (2, 0, None)
+    );
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|o| matches!(o.outcome, wit::Outcome::Delivered(_)))
+    );
+    let stats = instance.stats().await.unwrap();
+    assert_eq!((stats.delivered, stats.requests, stats.in_flight_requests), (2, 1, 0));
+    assert_eq!(ep.records("logs").len(), 2);
 }
