@@ -82,6 +82,11 @@ impl Batcher {
         !self.ready.is_empty()
     }
 
+    /// Closed batches waiting to be sent.
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
     /// Records buffered, open or closed.
     pub fn len(&self) -> usize {
         self.open.records.len() + self.ready.iter().map(|b| b.records.len()).sum::<usize>()

@@ -126,6 +126,7 @@ fn target_info(c: &config::TargetConfig) -> wit::TargetInfo {
         region: c.region.clone(),
         endpoint: c.endpoint.url(),
         max_events: c.max_events as u32,
+        interval_ms: c.interval.map(|d| d.as_millis() as u64),
     }
 }
 

@@ -102,6 +102,8 @@ pub struct TargetConfig {
     pub timeout: Duration,
     /// SPEC 4: the log schema events are renamed to; `None` sends them as they come.
     pub field_format: Option<FieldFormat>,
+    /// SPEC 5: `interval`; `None` is realtime (send as soon as a batch is full).
+    pub interval: Option<Duration>,
     /// Extension: per-record limit, data + partition key bytes.
     pub max_record_size: usize,
     /// Extension: per-request limit, sum of data + partition key bytes.
@@ -222,6 +224,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
         .unwrap_or(MAX_EVENTS_LIMIT);
     let timeout = props.seconds("timeout")?.unwrap_or(Duration::from_secs(30));
     let field_format = field_format(&props)?;
+    let interval = interval(&props)?;
     let max_record_size = props
         .uint("max_record_size", 1, SIZE_LIMIT_CEILING)?
         .unwrap_or(DEFAULT_MAX_RECORD_SIZE);
@@ -253,6 +256,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
         max_events: max_events as usize,
         timeout,
         field_format,
+        interval,
         max_record_size: max_record_size as usize,
         max_request_size: max_request_size as usize,
         retry,
@@ -299,14 +303,6 @@ fn refuse_later_features(props: &Obj) -> Result<(), ConfigError> {
     if props.get("cron").is_some_and(|v| !v.is_null()) {
         return Err(later("properties.cron", "cron scheduling"));
     }
-    if let Some(v) = props.get("interval")
-        && !interval_is_realtime(v).map_err(|m| ConfigError::new("properties.interval", m))?
-    {
-        return Err(later(
-            "properties.interval",
-            "interval scheduling (other than realtime)",
-        ));
-    }
     if let Some(v) = props.get("debug") {
         let debug = Obj::new("properties.debug", v)?;
         debug.deny_unknown(DEBUG_FIELDS)?;
@@ -318,10 +314,22 @@ fn refuse_later_features(props: &Obj) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// SPEC 5: absent, 0, 1 or under a second means realtime.
-fn interval_is_realtime(v: &Value) -> Result<bool, String> {
+/// SPEC 5: absent, 0, 1 or under a second means realtime (`None`).
+fn interval(props: &Obj) -> Result<Option<Duration>, ConfigError> {
+    let Some(v) = props.get("interval") else {
+        return Ok(None);
+    };
+    let secs = interval_seconds(v).map_err(|m| ConfigError::new("properties.interval", m))?;
+    // Up to 366 days: a longer schedule is a typo, and Duration math stays far from overflow.
+    if secs > 366.0 * 86400.0 {
+        return Err(ConfigError::new("properties.interval", "must be at most 366 days"));
+    }
+    Ok((secs > 1.0).then(|| Duration::from_secs_f64(secs)))
+}
+
+fn interval_seconds(v: &Value) -> Result<f64, String> {
     let text = match v {
-        Value::Null => return Ok(true),
+        Value::Null => return Ok(0.0),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_ascii_lowercase(),
         other => return Err(format!("must be seconds or a number with s/m/h/d, got {other}")),
@@ -333,14 +341,13 @@ fn interval_is_realtime(v: &Value) -> Result<bool, String> {
     let amount: f64 = fields::parse_f64(digits.trim())
         .filter(|n: &f64| n.is_finite() && *n >= 0.0)
         .ok_or_else(|| format!("must be seconds or a number with s/m/h/d, got {text:?}"))?;
-    let secs = amount
+    Ok(amount
         * match unit {
             'm' => 60.0,
             'h' => 3600.0,
             'd' => 86400.0,
             _ => 1.0,
-        };
-    Ok(secs <= 1.0)
+        })
 }
 
 fn credentials(props: &Obj) -> Result<Credentials, ConfigError> {

@@ -19,7 +19,12 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 mod exchange;
+mod schedule;
 use exchange::{Attempted, Outbound, Waiting};
+use schedule::Runs;
+
+/// `not_before` of a retry that waits for the next scheduled run.
+const NEXT_RUN: Duration = Duration::MAX;
 
 /// A configured `amazonkinesis` target and the events it holds.
 pub struct Target<T: Transport, C> {
@@ -33,6 +38,10 @@ pub struct Target<T: Transport, C> {
     in_flight: Vec<(Outbound, T::Exchange)>,
     /// Event bytes held anywhere in the target: what `max_buffer_size` caps.
     held_bytes: usize,
+    /// SPEC 5: the run clock when `interval` is set; `None` is realtime.
+    runs: Option<Runs>,
+    /// A flush sends everything now, whatever the schedule.
+    flushing: bool,
     transport: T,
     clock: C,
     /// Settled outcomes not yet handed to the host.
@@ -46,7 +55,10 @@ impl<T: Transport, C: Clock> Target<T, C> {
             .now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
+        let runs = config.interval.map(|every| Runs::new(every, clock.monotonic()));
         Self {
+            runs,
+            flushing: false,
             encoder: PutRecordsEncoder::new(&config.stream, &config.partition_key),
             signer: Signer::new(&config.credentials, &config.region),
             batcher: Batcher::new(limits(&config)),
@@ -74,6 +86,7 @@ impl<T: Transport, C: Clock> Target<T, C> {
         self.signer = Signer::new(&config.credentials, &config.region);
         self.batcher = Batcher::new(limits(&config));
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
+        self.runs = config.interval.map(|every| Runs::new(every, self.clock.monotonic()));
         self.config = config;
     }
 
@@ -142,15 +155,32 @@ impl<T: Transport, C: Clock> Target<T, C> {
         }
     }
 
-    /// Sends everything held and waits until every event has an outcome.
+    /// Sends everything held, whatever the schedule, and waits until every
+    /// event has an outcome. For a scheduled target this counts as a run.
     pub fn flush(&mut self) {
+        self.flushing = true;
         self.batcher.close();
+        let now = self.clock.monotonic();
+        self.retries
+            .iter_mut()
+            .filter(|o| o.not_before == NEXT_RUN)
+            .for_each(|o| o.not_before = now);
         self.pump();
         while let Some(next) = self.next_wake(self.clock.monotonic()) {
             let now = self.clock.monotonic();
             self.wait(next.saturating_sub(now));
             self.pump();
         }
+        self.flushing = false;
+        let now = self.clock.monotonic();
+        if let Some(runs) = &mut self.runs {
+            runs.end(now);
+        }
+    }
+
+    /// Whether sending waits for scheduled runs right now.
+    fn scheduled(&self) -> bool {
+        self.runs.is_some() && !self.flushing
     }
 
     /// Counters since the target was created, and what it holds now.
@@ -192,9 +222,21 @@ impl<T: Transport, C: Clock> Target<T, C> {
     fn next_wake(&self, now: Duration) -> Option<Duration> {
         // A due retry with every slot taken waits for an answer, not for time.
         let slot_free = self.in_flight.len() < self.config.max_in_flight;
-        let retry = self.retries.iter().map(|o| o.not_before).filter(|_| slot_free).min();
+        let retry = self
+            .retries
+            .iter()
+            .map(|o| o.not_before)
+            .filter(|at| slot_free && *at != NEXT_RUN)
+            .min();
         let answer = (!self.in_flight.is_empty()).then(|| now + self.config.timeout);
-        retry.into_iter().chain(answer).min()
+        // A scheduled run matters only when it has something to send.
+        let held = !self.batcher.is_empty() || !self.retries.is_empty();
+        let run = self
+            .runs
+            .as_ref()
+            .filter(|_| held && self.scheduled())
+            .and_then(Runs::next);
+        retry.into_iter().chain(answer).chain(run).min()
     }
 
     fn wait(&mut self, max: Duration) {
@@ -246,18 +288,48 @@ impl<T: Transport, C: Clock> Target<T, C> {
             }
         }
         let now = self.clock.monotonic();
+        self.begin_run_if_due(now);
         while self.in_flight.len() < self.config.max_in_flight {
             let next = if let Some(due) = self.retries.iter().position(|o| o.not_before <= now) {
                 self.retries.remove(due).expect("position is in range")
             } else if self.config.max_in_flight == 1 && !self.retries.is_empty() {
                 // One request at a time keeps order: nothing newer overtakes a waiting retry.
                 break;
-            } else if let Some(batch) = self.batcher.pop_ready() {
-                Outbound::fresh(batch)
+            } else if self.batcher.has_ready() && self.may_send_fresh() {
+                Outbound::fresh(self.batcher.pop_ready().expect("has_ready"))
             } else {
                 break;
             };
             self.start(next, now);
+        }
+        let in_flight = self.in_flight.len();
+        if let Some(runs) = self.runs.as_mut().filter(|_| !self.flushing) {
+            runs.end_if_done(now, in_flight);
+        }
+    }
+
+    /// SPEC 5: a due run drains what is queued now, retries waiting for it included.
+    fn begin_run_if_due(&mut self, now: Duration) {
+        if !self.scheduled() || !self.runs.as_ref().is_some_and(|r| r.due(now)) {
+            return;
+        }
+        self.batcher.close();
+        let batches = self.batcher.ready_len();
+        if let Some(runs) = &mut self.runs {
+            runs.begin(batches);
+        }
+        self.retries
+            .iter_mut()
+            .filter(|o| o.not_before == NEXT_RUN)
+            .for_each(|o| o.not_before = now);
+    }
+
+    /// Whether a new batch may go out now: always in realtime, within the
+    /// current run's allowance when scheduled.
+    fn may_send_fresh(&mut self) -> bool {
+        match &mut self.runs {
+            Some(runs) if !self.flushing => runs.take_batch(),
+            _ => true,
         }
     }
 
@@ -329,16 +401,20 @@ impl<T: Transport, C: Clock> Target<T, C> {
             return;
         }
         let first = outbound.first_attempt.unwrap_or(now);
-        let delay = self.backoff.delay(outbound.attempts);
-        if self
-            .backoff
-            .allows(outbound.attempts, (now + delay).saturating_sub(first))
-        {
+        // SPEC 5: a scheduled run's failures wait for the next run, not a backoff;
+        // `max_retries` still bounds them, `retry_max_duration` does not.
+        let (not_before, elapsed) = if self.scheduled() {
+            (NEXT_RUN, Duration::ZERO)
+        } else {
+            let delay = self.backoff.delay(outbound.attempts);
+            (now + delay, (now + delay).saturating_sub(first))
+        };
+        if self.backoff.allows(outbound.attempts, elapsed) {
             self.retries.push_back(Outbound {
                 items: again,
                 attempts: outbound.attempts,
                 first_attempt: Some(first),
-                not_before: now + delay,
+                not_before,
             });
             return;
         }

@@ -211,7 +211,6 @@ fn size_limits_may_be_raised_to_10_mib() {
 fn later_features_are_refused_with_not_supported_yet() {
     for (props, field) in [
         (json!({"cron": "*/5 * * * *"}), "properties.cron"),
-        (json!({"interval": "5m"}), "properties.interval"),
         (json!({"debug": {"status": true}}), "properties.debug.status"),
         (json!({"partition_key": "{{host.name}}"}), "properties.partition_key"),
     ] {
@@ -269,7 +268,7 @@ fn field_format_refuses_other_values_naming_the_allowed_ones() {
 #[test]
 fn realtime_intervals_and_inert_debug_are_accepted() {
     for interval in [json!(0), json!(1), json!("1s"), json!("0"), json!("0.5s"), json!(null)] {
-        ok(with(json!({"interval": interval})));
+        assert_eq!(ok(with(json!({"interval": interval}))).interval, None);
     }
     ok(with(json!({"debug": {"status": false, "dont_send_logs": true}})));
     assert_eq!(err(with(json!({"interval": "often"}))).field, "properties.interval");
@@ -356,4 +355,26 @@ fn delivery_extensions_are_bounded() {
         err(with(json!({"retry_max_duration": 0}))).field,
         "properties.retry_max_duration"
     );
+}
+
+#[test]
+fn an_interval_is_seconds_or_a_number_with_a_unit() {
+    for (interval, secs) in [
+        (json!(300), 300),
+        (json!("300"), 300),
+        (json!("90s"), 90),
+        (json!("5m"), 300),
+        (json!("1.5h"), 5400),
+        (json!("1d"), 86400),
+        (json!(" 2M "), 120),
+    ] {
+        assert_eq!(
+            ok(with(json!({"interval": interval.clone()}))).interval,
+            Some(Duration::from_secs(secs)),
+            "{interval}"
+        );
+    }
+    for bad in [json!("-5m"), json!("5w"), json!(true), json!("400d")] {
+        assert_eq!(err(with(json!({"interval": bad}))).field, "properties.interval");
+    }
 }

@@ -577,3 +577,74 @@ fn a_final_failure_after_an_ambiguous_attempt_says_it_may_have_been_delivered() 
     let Outcome::Failed(f) = &by_id[&0] else { panic!() };
     assert_eq!((f.code.as_str(), f.maybe_delivered), ("ValidationException", true));
 }
+
+#[test]
+fn an_interval_target_sends_nothing_before_its_run_and_everything_at_it() {
+    let (mut t, script) = target(serde_json::json!({"interval": "5m"}));
+    t.push(events(0..3, 1));
+    assert_eq!(script.sent.borrow().len(), 1, "the first run is right after start");
+    t.poll(Duration::ZERO);
+    t.take_report();
+    script.clock.set(Duration::from_secs(10));
+    t.push(events(3..703, 1));
+    let report = t.take_report();
+    assert_eq!(script.sent.borrow().len(), 1, "a full batch waits for the run too");
+    assert_eq!(
+        report.poll_after,
+        Some(Duration::from_secs(290)),
+        "the next run is 5 min after the first ended"
+    );
+    t.poll(Duration::from_secs(289));
+    assert_eq!((script.sent.borrow().len(), t.take_report().outcomes.len()), (1, 0));
+    t.poll(Duration::from_secs(2));
+    let sizes: Vec<usize> = script.sent.borrow().iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        [3, 500, 200],
+        "the run drains the queue in requests of at most max_events"
+    );
+    assert_eq!(script.clock.get(), Duration::from_secs(300));
+    assert!(
+        outcomes(&t.take_report(), 3..703)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+    assert_eq!(t.take_report().poll_after, None, "nothing held: no need to poll");
+}
+
+#[test]
+fn what_a_scheduled_run_could_not_deliver_waits_for_the_next_run() {
+    let (mut t, script) = target(serde_json::json!({"interval": 60}));
+    script
+        .answers
+        .borrow_mut()
+        .push_back(transport_error("ConnectionError", false));
+    t.push(events(0..2, 1));
+    assert_eq!(script.sent.borrow().len(), 1);
+    t.poll(Duration::from_secs(30));
+    assert_eq!(script.sent.borrow().len(), 1, "no backoff retry between runs");
+    t.poll(Duration::from_secs(31));
+    assert_eq!(script.sent.borrow().len(), 2);
+    assert!(
+        outcomes(&t.take_report(), 0..2)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+    assert_eq!(t.stats().retries, 2);
+}
+
+#[test]
+fn flush_sends_a_scheduled_target_at_once() {
+    let (mut t, script) = target(serde_json::json!({"interval": "1h"}));
+    t.push(events(0..1, 1));
+    t.push(events(1..5, 1));
+    assert_eq!(script.sent.borrow().len(), 1);
+    t.flush();
+    assert_eq!(script.sent.borrow().len(), 2);
+    assert_eq!(
+        script.clock.get(),
+        Duration::ZERO,
+        "flush did not wait for the schedule"
+    );
+    outcomes(&t.take_report(), 0..5);
+}

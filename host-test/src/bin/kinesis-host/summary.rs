@@ -45,6 +45,8 @@ pub struct TargetSummary {
     pub region: String,
     pub endpoint: String,
     pub trapped: Option<String>,
+    /// `interval` in seconds for a scheduled target; it was flushed at end of input.
+    pub interval_s: Option<f64>,
     #[serde(flatten)]
     pub tally: Tally,
     /// The component's own counters (`stats` export); absent if it trapped.
@@ -103,6 +105,7 @@ impl Summary {
                 region: t.info.region.clone(),
                 endpoint: t.info.endpoint.clone(),
                 trapped: t.trapped().map(str::to_string),
+                interval_s: t.info.interval_ms.map(|ms| ms as f64 / 1000.0),
                 // Failures are listed once, at the top level, with their target.
                 tally: Tally {
                     failures: Vec::new(),
@@ -143,6 +146,9 @@ impl Summary {
                 "target {} -> stream {} at {} (pipelines: {pipelines}){disabled}",
                 t.name, t.stream, t.endpoint
             );
+            if let Some(secs) = t.interval_s {
+                println!("  scheduled every {secs} s (interval); flushed at end of input");
+            }
             println!(
                 "  delivered {}, failed {}, requests {}, bytes sent {}",
                 t.tally.delivered, t.tally.failed, t.tally.requests, t.tally.bytes_sent
