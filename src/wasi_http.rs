@@ -42,6 +42,8 @@ pub struct Exchange {
     moved_at: Duration,
     /// Whether any request bytes were handed over: from then on a failure is ambiguous.
     sent_any: bool,
+    /// Set by a step that moved bytes: the idle timer restarts.
+    moved: bool,
 }
 
 enum Stage {
@@ -100,15 +102,16 @@ impl Transport for WasiHttp {
             idle: request.timeout,
             moved_at: monotonic(),
             sent_any: false,
+            moved: false,
         })
     }
 
     fn progress(&mut self, exchange: &mut Exchange) -> Option<Exchanged> {
         loop {
-            let before = std::mem::discriminant(&exchange.stage);
             let step = exchange.step();
             let now = monotonic();
-            if step.is_some() || std::mem::discriminant(&exchange.stage) != before {
+            // Bytes written or read, even without finishing a stage, are progress.
+            if step.is_some() || std::mem::take(&mut exchange.moved) {
                 exchange.moved_at = now;
             }
             match step {
@@ -193,6 +196,7 @@ impl Exchange {
                                 break Some(stream_error("writing the request body", e));
                             }
                             self.sent_any = true;
+                            self.moved = true;
                             written += n;
                         }
                         Err(e) => break Some(stream_error("writing the request body", e)),
@@ -242,7 +246,10 @@ impl Exchange {
                         };
                         return None;
                     }
-                    Ok(chunk) => body.extend_from_slice(&chunk),
+                    Ok(chunk) => {
+                        self.moved = true;
+                        body.extend_from_slice(&chunk);
+                    }
                     Err(StreamError::Closed) => {
                         drop(stream);
                         drop(IncomingBody::finish(incoming));

@@ -132,3 +132,27 @@ def lines_to_two_targets(host_bin: str, peer: Peer, new_stream, tmp_path: Path,
                                 what=f"{stream_a} (target first)")
     assert_stream_holds_exactly(read_stream(peer.client(), stream_b), expected, "pk-second",
                                 what=f"{stream_b} (target second)")
+
+
+def scheduled_target_is_flushed_at_end_of_input(host_bin: str, peer: Peer, new_stream,
+                                                tmp_path: Path) -> None:
+    """A target with `interval: 1h` sends its first run right after start and
+    the rest at end of input (the CLI flushes): every line arrives once, and
+    the report says the target was scheduled."""
+    stream = new_stream(peer, shards=1, tag="interval")
+    lines = [f"scheduled {i:03d}" for i in range(120)]
+    input_path = tmp_path / "events.txt"
+    input_path.write_text("\n".join(lines) + "\n")
+    t = target("hourly", peer, stream, "pk-hourly", max_events=50)
+    t["properties"]["interval"] = "1h"
+    config = write_json_config(tmp_path / "config.json", [t])
+
+    run = run_cli(host_bin, config, input_path)
+    rep = check_report_shape(run)
+    ctx = "\n" + run.describe()
+    assert run.returncode == 0, ctx
+    (summary,) = rep["targets"]
+    assert summary["interval_s"] == 3600, ctx
+    assert (summary["delivered"], summary["failed"]) == (len(lines), 0), ctx
+    assert_stream_holds_exactly(read_stream(peer.client(), stream), [ln.encode() for ln in lines],
+                                "pk-hourly", what=stream)

@@ -1,6 +1,10 @@
 """The CLI against kinesis-local (kinesis-mock, the engine LocalStack uses)."""
 
-from e2e_scenarios import lines_to_two_targets, mixed_binary_events_with_one_oversized
+from e2e_scenarios import (
+    lines_to_two_targets,
+    mixed_binary_events_with_one_oversized,
+    scheduled_target_is_flushed_at_end_of_input,
+)
 
 
 def test_kinesis_local_mixed_binary_events_one_oversized_rest_exactly_once(
@@ -12,3 +16,8 @@ def test_kinesis_local_mixed_binary_events_one_oversized_rest_exactly_once(
 def test_kinesis_local_lines_two_targets_each_stream_gets_every_line_once(
         host_bin, kinesis_local, new_stream, tmp_path):
     lines_to_two_targets(host_bin, kinesis_local, new_stream, tmp_path, seed=7)
+
+
+def test_kinesis_local_scheduled_target_is_flushed_at_end_of_input(
+        host_bin, kinesis_local, new_stream, tmp_path):
+    scheduled_target_is_flushed_at_end_of_input(host_bin, kinesis_local, new_stream, tmp_path)
