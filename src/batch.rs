@@ -11,6 +11,20 @@ use std::collections::VecDeque;
 pub struct Record {
     pub id: u64,
     pub data: Vec<u8>,
+    /// This record's own key, when the target's key depends on the event;
+    /// `None`: the target's static key.
+    pub partition_key: Option<String>,
+}
+
+impl Record {
+    /// An event with the target's static key.
+    pub fn new(id: u64, data: Vec<u8>) -> Self {
+        Self {
+            id,
+            data,
+            partition_key: None,
+        }
+    }
 }
 
 /// Records for one PutRecords request.
@@ -26,6 +40,7 @@ pub struct Batch {
 pub struct BatchLimits {
     pub max_events: usize,
     pub max_request_size: usize,
+    /// Bytes of the static partition key, for records without their own.
     pub partition_key_len: usize,
 }
 
@@ -46,14 +61,18 @@ impl Batcher {
         }
     }
 
-    /// Size a record counts for against the request limit.
-    pub fn record_size(&self, data_len: usize) -> usize {
-        data_len + self.limits.partition_key_len
+    /// Size a record counts for against the limits: data + partition key bytes.
+    pub fn record_size(&self, record: &Record) -> usize {
+        let key = record
+            .partition_key
+            .as_ref()
+            .map_or(self.limits.partition_key_len, String::len);
+        record.data.len() + key
     }
 
     /// Adds a record that fits the record limit (the caller checked).
     pub fn add(&mut self, record: Record) {
-        let size = self.record_size(record.data.len());
+        let size = self.record_size(&record);
         if !self.open.records.is_empty() && self.open.payload_bytes + size > self.limits.max_request_size {
             self.close();
         }

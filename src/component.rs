@@ -52,7 +52,7 @@ impl wit::Guest for Component {
     fn push(events: Vec<wit::Event>) -> wit::Report {
         STATE.with_borrow_mut(|state| match &mut state.target {
             Some(target) => {
-                target.push(events.into_iter().map(|e| Record { id: e.id, data: e.data }));
+                target.push(events.into_iter().map(|e| Record::new(e.id, e.data)));
                 to_wit(target.take_report())
             }
             None => {

@@ -7,6 +7,7 @@
 
 use crate::endpoint::Endpoint;
 use crate::normalize::FieldFormat;
+use crate::partition_key::PartitionKey;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -97,7 +98,10 @@ pub struct TargetConfig {
     pub region: String,
     pub endpoint: Endpoint,
     pub stream: StreamRef,
-    pub partition_key: String,
+    /// Static, or rendered per event from `{{field}}` placeholders.
+    pub partition_key: PartitionKey,
+    /// Extension: `ExplicitHashKey` sent with every record (overrides the key's hash).
+    pub explicit_hash_key: Option<String>,
     pub max_events: usize,
     pub timeout: Duration,
     /// SPEC 4: the log schema events are renamed to; `None` sends them as they come.
@@ -163,6 +167,7 @@ const PROPERTY_FIELDS: &[&str] = &[
     "retry_max_duration",
     "max_in_flight",
     "max_buffer_size",
+    "explicit_hash_key",
 ];
 const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 
@@ -218,6 +223,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
     };
     let stream = stream(&props)?;
     let partition_key = partition_key(&props)?;
+    let explicit_hash_key = explicit_hash_key(&props)?;
 
     let max_events = props
         .uint("max_events", 1, MAX_EVENTS_LIMIT)?
@@ -253,6 +259,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
         endpoint,
         stream,
         partition_key,
+        explicit_hash_key,
         max_events: max_events as usize,
         timeout,
         field_format,
@@ -283,8 +290,8 @@ fn retry_policy(props: &Obj) -> Result<RetryPolicy, ConfigError> {
             // Milliseconds as integers: float formatting would grow the component.
             format!(
                 "must not exceed retry_max_backoff ({} ms), got {} ms",
-                policy.max_backoff.as_millis(),
-                policy.initial_backoff.as_millis()
+                policy.max_backoff.as_millis() as u64,
+                policy.initial_backoff.as_millis() as u64
             ),
         ));
     }
@@ -413,19 +420,25 @@ fn stream(props: &Obj) -> Result<StreamRef, ConfigError> {
     Ok(StreamRef::Name(stream))
 }
 
-fn partition_key(props: &Obj) -> Result<String, ConfigError> {
-    let key = props.string("partition_key")?.unwrap_or_else(|| "default".to_string());
-    let chars = key.chars().count();
-    if !(1..=256).contains(&chars) {
-        return Err(ConfigError::new(
-            "properties.partition_key",
-            format!("must be 1-256 characters, got {chars}"),
-        ));
+fn partition_key(props: &Obj) -> Result<PartitionKey, ConfigError> {
+    let template = props.string("partition_key")?.unwrap_or_else(|| "default".to_string());
+    PartitionKey::parse(&template).map_err(|e| ConfigError::new("properties.partition_key", e))
+}
+
+/// SPEC 2: a decimal 128-bit integer, `0|[1-9][0-9]{0,38}`, at most 2^128-1.
+fn explicit_hash_key(props: &Obj) -> Result<Option<String>, ConfigError> {
+    let Some(key) = props.string("explicit_hash_key")? else {
+        return Ok(None);
+    };
+    let digits = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) && (key == "0" || !key.starts_with('0'));
+    if digits && key.parse::<u128>().is_ok() {
+        Ok(Some(key))
+    } else {
+        Err(ConfigError::new(
+            "properties.explicit_hash_key",
+            format!("must be a decimal integer 0..=2^128-1 without leading zeros, got {key:?}"),
+        ))
     }
-    if key.contains("{{") {
-        return Err(later("properties.partition_key", "a dynamic partition key ({{...}})"));
-    }
-    Ok(key)
 }
 
 #[cfg(test)]

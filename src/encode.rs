@@ -20,38 +20,56 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub struct PutRecordsEncoder {
     /// `{"StreamName":"...","Records":[`
     prefix: Vec<u8>,
-    /// `","PartitionKey":"..."}`
-    record_suffix: Vec<u8>,
+    /// `"...",` the static key, JSON-escaped once.
+    static_key: Vec<u8>,
+    /// `,"ExplicitHashKey":"..."}` or `}`.
+    record_end: Vec<u8>,
 }
 
 const RECORD_PREFIX: &[u8] = br#"{"Data":""#;
+const KEY_FIELD: &[u8] = br#"","PartitionKey":"#;
 const BODY_SUFFIX: &[u8] = b"]}";
 
 impl PutRecordsEncoder {
-    pub fn new(stream: &StreamRef, partition_key: &str) -> Self {
+    /// `partition_key` is used for records without their own key.
+    pub fn new(stream: &StreamRef, partition_key: &str, explicit_hash_key: Option<&str>) -> Self {
         let (field, name) = match stream {
             StreamRef::Name(n) => ("StreamName", n),
             StreamRef::Arn(a) => ("StreamARN", a),
         };
         let prefix = format!(r#"{{"{field}":{},"Records":["#, json_string(name)).into_bytes();
-        let record_suffix = format!(r#"","PartitionKey":{}}}"#, json_string(partition_key)).into_bytes();
-        Self { prefix, record_suffix }
+        let record_end = match explicit_hash_key {
+            Some(hash) => format!(r#","ExplicitHashKey":{}}}"#, json_string(hash)),
+            None => "}".to_string(),
+        };
+        Self {
+            prefix,
+            static_key: json_string(partition_key).into_bytes(),
+            record_end: record_end.into_bytes(),
+        }
     }
 
     /// Exact body length for these records.
     pub fn encoded_len<R: Borrow<Record>>(&self, records: &[R]) -> usize {
         let data: usize = records.iter().map(|r| base64_len(r.borrow().data.len())).sum();
         let count = records.len();
-        let per_record = RECORD_PREFIX.len() + self.record_suffix.len();
-        self.prefix.len() + data + count * per_record + count.saturating_sub(1) + BODY_SUFFIX.len()
+        let per_record = RECORD_PREFIX.len() + KEY_FIELD.len() + self.record_end.len();
+        let keys: usize = records
+            .iter()
+            .map(|r| match &r.borrow().partition_key {
+                Some(key) => json_string(key).len(),
+                None => self.static_key.len(),
+            })
+            .sum();
+        self.prefix.len() + data + keys + count * per_record + count.saturating_sub(1) + BODY_SUFFIX.len()
     }
 
     /// The request body for these records, in order.
     ///
     /// ```
     /// use kinesis_target::{batch::Record, config::StreamRef, encode::PutRecordsEncoder};
-    /// let enc = PutRecordsEncoder::new(&StreamRef::Name("logs".into()), "pk");
-    /// let body = enc.encode(&[Record { id: 1, data: b"hi".to_vec() }]);
+    /// let enc = PutRecordsEncoder::new(&StreamRef::Name("logs".into()), "pk", None);
+    /// let body = enc.encode(&[Record::new(1, b"hi".to_vec())]);
     /// assert_eq!(body, br#"{"StreamName":"logs","Records":[{"Data":"aGk=","PartitionKey":"pk"}]}"#);
     /// ```
     pub fn encode<R: Borrow<Record>>(&self, records: &[R]) -> Vec<u8> {
@@ -68,7 +86,12 @@ impl PutRecordsEncoder {
             body.resize(start + base64_len(record.data.len()), 0);
             let written = STANDARD.encode_slice(&record.data, &mut body[start..]).unwrap_or(0);
             body.truncate(start + written);
-            body.extend_from_slice(&self.record_suffix);
+            body.extend_from_slice(KEY_FIELD);
+            match &record.partition_key {
+                Some(key) => body.extend_from_slice(json_string(key).as_bytes()),
+                None => body.extend_from_slice(&self.static_key),
+            }
+            body.extend_from_slice(&self.record_end);
         }
         body.extend_from_slice(BODY_SUFFIX);
         debug_assert_eq!(body.len(), len);
@@ -89,15 +112,12 @@ mod tests {
     use super::*;
 
     fn rec(data: &[u8]) -> Record {
-        Record {
-            id: 0,
-            data: data.to_vec(),
-        }
+        Record::new(0, data.to_vec())
     }
 
     #[test]
     fn body_round_trips_through_a_json_parser() {
-        let enc = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "k\"ey\u{e9}\n");
+        let enc = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "k\"ey\u{e9}\n", None);
         let records = [rec(b""), rec(&[0, 255, 10, 13]), rec("héllo".as_bytes())];
         let body = enc.encode(&records);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -113,7 +133,7 @@ mod tests {
     #[test]
     fn stream_arn_is_sent_as_stream_arn() {
         let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/logs";
-        let body = PutRecordsEncoder::new(&StreamRef::Arn(arn.into()), "p").encode(&[rec(b"x")]);
+        let body = PutRecordsEncoder::new(&StreamRef::Arn(arn.into()), "p", None).encode(&[rec(b"x")]);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["StreamARN"], arn);
         assert!(v.get("StreamName").is_none());
@@ -121,10 +141,29 @@ mod tests {
 
     #[test]
     fn encoded_len_is_exact_for_every_padding() {
-        let enc = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "p");
+        let enc = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "p", None);
         for n in 0..7 {
             let records: Vec<Record> = (0..n).map(|i| rec(&vec![7; i * 5 + 1])).collect();
             assert_eq!(enc.encode(&records).len(), enc.encoded_len(&records));
         }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn records_with_their_own_key_and_an_explicit_hash_key_are_encoded_exactly() {
+        let enc = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "static", Some("123"));
+        let mut own = Record::new(1, b"x".to_vec());
+        own.partition_key = Some("h\u{e9}\"1".into());
+        let records = [Record::new(0, b"y".to_vec()), own];
+        let body = enc.encode(&records);
+        assert_eq!(body.len(), enc.encoded_len(&records));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["Records"][0]["PartitionKey"], "static");
+        assert_eq!(v["Records"][1]["PartitionKey"], "h\u{e9}\"1");
+        assert_eq!(v["Records"][1]["ExplicitHashKey"], "123");
     }
 }

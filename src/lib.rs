@@ -2,7 +2,7 @@
 //! Amazon Kinesis Data Streams.
 //!
 //! The event's path through the modules: [`config`] -> [`normalize`] ->
-//! [`batch`] -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
+//! [`partition_key`] -> [`batch`] -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
 //! component) -> [`response`] -> [`retry`] -> [`report`] and [`stats`];
 //! [`target`] drives it. Everything but the WASI
 //! glue also builds natively, for unit tests and benchmarks.
@@ -12,6 +12,7 @@ pub mod config;
 pub mod encode;
 pub mod endpoint;
 pub mod normalize;
+pub mod partition_key;
 pub mod report;
 pub mod response;
 pub mod retry;

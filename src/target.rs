@@ -9,6 +9,7 @@ use crate::batch::{Batch, BatchLimits, Batcher, Record};
 use crate::config::TargetConfig;
 use crate::encode::PutRecordsEncoder;
 use crate::normalize::{self, FieldFormat, Normalized};
+use crate::partition_key::DEFAULT_KEY;
 use crate::report::{EventOutcome, Failure, Outcome, Report, codes};
 use crate::response::RecordResult;
 use crate::retry::{Backoff, is_ambiguous};
@@ -42,6 +43,8 @@ pub struct Target<T: Transport, C> {
     runs: Option<Runs>,
     /// A flush sends everything now, whatever the schedule.
     flushing: bool,
+    /// Feeds `{{random}}` partition keys.
+    key_seed: u64,
     transport: T,
     clock: C,
     /// Settled outcomes not yet handed to the host.
@@ -59,7 +62,8 @@ impl<T: Transport, C: Clock> Target<T, C> {
         Self {
             runs,
             flushing: false,
-            encoder: PutRecordsEncoder::new(&config.stream, &config.partition_key),
+            key_seed: seed | 1,
+            encoder: encoder(&config),
             signer: Signer::new(&config.credentials, &config.region),
             batcher: Batcher::new(limits(&config)),
             backoff: Backoff::new(config.retry, seed),
@@ -82,7 +86,7 @@ impl<T: Transport, C: Clock> Target<T, C> {
     /// configuration they were accepted with; their outcomes stay pending.
     pub fn reconfigure(&mut self, config: TargetConfig) {
         self.flush();
-        self.encoder = PutRecordsEncoder::new(&config.stream, &config.partition_key);
+        self.encoder = encoder(&config);
         self.signer = Signer::new(&config.credentials, &config.region);
         self.batcher = Batcher::new(limits(&config));
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
@@ -114,7 +118,10 @@ impl<T: Transport, C: Clock> Target<T, C> {
             }
             taken += 1;
             self.stats.events_accepted += 1;
-            let size = self.batcher.record_size(record.data.len());
+            if self.config.partition_key.as_static().is_none() {
+                record.partition_key = Some(self.config.partition_key.render(&record.data, &mut self.key_seed));
+            }
+            let size = self.batcher.record_size(&record);
             if size > self.config.max_record_size {
                 let message = format!(
                     "record is {size} bytes (data {} + partition key {}), over max_record_size {}",
@@ -434,8 +441,14 @@ fn limits(config: &TargetConfig) -> BatchLimits {
     BatchLimits {
         max_events: config.max_events,
         max_request_size: config.max_request_size,
-        partition_key_len: config.partition_key.len(),
+        partition_key_len: config.partition_key.as_static().map_or(0, str::len),
     }
+}
+
+fn encoder(config: &TargetConfig) -> PutRecordsEncoder {
+    // With a dynamic key every record carries its own; the static one is unused.
+    let key = config.partition_key.as_static().unwrap_or(DEFAULT_KEY);
+    PutRecordsEncoder::new(&config.stream, key, config.explicit_hash_key.as_deref())
 }
 
 impl Outbound {

@@ -121,8 +121,8 @@ impl Transport for WasiHttp {
                     exchange.stage = Stage::Done;
                     return Some(Err(TransportError {
                         code: codes::TIMEOUT,
-                        // Milliseconds as an integer: float formatting would add ~20 KB to the component.
-                        message: format!("no progress for {} ms", exchange.idle.as_millis()),
+                        // Milliseconds as a u64: float (~20 KB) and u128 (~2 KB) formatting grow the component.
+                        message: format!("no progress for {} ms", exchange.idle.as_millis() as u64),
                         ambiguous: exchange.sent_any,
                     }));
                 }

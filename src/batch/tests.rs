@@ -9,10 +9,7 @@ fn batcher(max_events: usize, max_request_size: usize) -> Batcher {
 }
 
 fn rec(id: u64, len: usize) -> Record {
-    Record {
-        id,
-        data: vec![b'x'; len],
-    }
+    Record::new(id, vec![b'x'; len])
 }
 
 fn drain(b: &mut Batcher) -> Vec<Vec<u64>> {

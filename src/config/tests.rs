@@ -28,7 +28,7 @@ fn ok(v: Value) -> TargetConfig {
 #[test]
 fn minimal_config_gets_the_spec_defaults() {
     let c = ok(base());
-    assert_eq!(c.partition_key, "default");
+    assert_eq!(c.partition_key.as_static(), Some("default"));
     assert_eq!(c.max_events, 500);
     assert_eq!(c.timeout, Duration::from_secs(30));
     assert_eq!(c.max_record_size, 1024 * 1024);
@@ -179,6 +179,8 @@ fn partition_key_is_1_to_256_characters() {
     assert_eq!(
         ok(with(json!({"partition_key": "é".repeat(256)})))
             .partition_key
+            .as_static()
+            .unwrap()
             .chars()
             .count(),
         256
@@ -212,7 +214,6 @@ fn later_features_are_refused_with_not_supported_yet() {
     for (props, field) in [
         (json!({"cron": "*/5 * * * *"}), "properties.cron"),
         (json!({"debug": {"status": true}}), "properties.debug.status"),
-        (json!({"partition_key": "{{host.name}}"}), "properties.partition_key"),
     ] {
         let e = err(with(props));
         assert_eq!(e.field, field);
@@ -376,5 +377,27 @@ fn an_interval_is_seconds_or_a_number_with_a_unit() {
     }
     for bad in [json!("-5m"), json!("5w"), json!(true), json!("400d")] {
         assert_eq!(err(with(json!({"interval": bad}))).field, "properties.interval");
+    }
+}
+
+#[test]
+fn partition_keys_may_be_templates_and_an_explicit_hash_key_is_a_128_bit_decimal() {
+    let c = ok(with(
+        json!({"partition_key": "web-{{host.name|unknown}}", "explicit_hash_key": "42"}),
+    ));
+    assert_eq!(c.partition_key.as_static(), None);
+    assert_eq!(c.explicit_hash_key.as_deref(), Some("42"));
+    assert_eq!(
+        err(with(json!({"partition_key": "{{host"}))).field,
+        "properties.partition_key"
+    );
+    let max = u128::MAX.to_string();
+    assert!(ok(with(json!({"explicit_hash_key": max}))).explicit_hash_key.is_some());
+    for bad in ["", "01", "-1", "1e3", "340282366920938463463374607431768211456"] {
+        assert_eq!(
+            err(with(json!({"explicit_hash_key": bad}))).field,
+            "properties.explicit_hash_key",
+            "{bad}"
+        );
     }
 }

@@ -108,11 +108,7 @@ fn target(extra: serde_json::Value) -> (Target<Script, Script>, Script) {
 }
 
 fn events(ids: std::ops::Range<u64>, len: usize) -> Vec<Record> {
-    ids.map(|id| Record {
-        id,
-        data: vec![b'a'; len],
-    })
-    .collect()
+    ids.map(|id| Record::new(id, vec![b'a'; len])).collect()
 }
 
 /// Every id exactly once; returns outcomes by id.
@@ -167,15 +163,9 @@ fn an_oversized_event_fails_alone_and_its_batch_still_goes() {
     let (mut t, script) = target(serde_json::json!({"max_record_size": 12}));
     // data + "pk" (2 bytes): 10 fits exactly, 11 is one byte over.
     t.push(vec![
-        Record {
-            id: 0,
-            data: vec![1; 10],
-        },
-        Record {
-            id: 1,
-            data: vec![1; 11],
-        },
-        Record { id: 2, data: vec![1] },
+        Record::new(0, vec![1; 10]),
+        Record::new(1, vec![1; 11]),
+        Record::new(2, vec![1]),
     ]);
     t.flush();
     let report = t.take_report();
@@ -198,18 +188,9 @@ fn only_throttled_records_are_sent_again() {
             {"ErrorCode": "ValidationException", "ErrorMessage": "bad"}]})))
     }));
     t.push(vec![
-        Record {
-            id: 0,
-            data: b"a".to_vec(),
-        },
-        Record {
-            id: 1,
-            data: b"b".to_vec(),
-        },
-        Record {
-            id: 2,
-            data: b"c".to_vec(),
-        },
+        Record::new(0, b"a".to_vec()),
+        Record::new(1, b"b".to_vec()),
+        Record::new(2, b"c".to_vec()),
     ]);
     t.flush();
     let report = t.take_report();
@@ -303,14 +284,8 @@ fn field_format_sends_the_normalized_event_and_counts_non_objects() {
     let (mut t, script) = target(serde_json::json!({"field_format": "CIM", "max_record_size": 70}));
     let example = br#"{"source":{"ip":"10.0.0.1"},"destination":{"ip":"10.0.0.2"},"network":{"direction":"inbound"}}"#;
     t.push(vec![
-        Record {
-            id: 0,
-            data: example.to_vec(),
-        },
-        Record {
-            id: 1,
-            data: b"plain text".to_vec(),
-        },
+        Record::new(0, example.to_vec()),
+        Record::new(1, b"plain text".to_vec()),
     ]);
     t.flush();
     let report = t.take_report();
@@ -481,10 +456,7 @@ fn with_one_request_in_flight_nothing_newer_overtakes_a_retry() {
         Ok(ok_body(serde_json::json!({"FailedRecordCount": 1, "Records": [
             {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded"}]})))
     }));
-    let data = |id: u64| Record {
-        id,
-        data: id.to_string().into_bytes(),
-    };
+    let data = |id: u64| Record::new(id, id.to_string().into_bytes());
     t.push((0..3).map(data));
     t.flush();
     outcomes(&t.take_report(), 0..3);
@@ -647,4 +619,22 @@ fn flush_sends_a_scheduled_target_at_once() {
         "flush did not wait for the schedule"
     );
     outcomes(&t.take_report(), 0..5);
+}
+
+#[test]
+fn each_record_carries_the_key_rendered_from_its_event() {
+    let (mut t, script) = target(serde_json::json!({"partition_key": "{{host}}-x", "max_record_size": 27}));
+    t.push(vec![
+        Record::new(0, br#"{"host":"a"}"#.to_vec()),
+        Record::new(1, b"plain".to_vec()),
+        // 21 bytes of data + its own 12-byte key: over 27.
+        Record::new(2, br#"{"host":"aaaaaaaaaa"}"#.to_vec()),
+    ]);
+    t.flush();
+    let by_id = outcomes(&t.take_report(), 0..3);
+    let Outcome::Failed(f) = &by_id[&2] else { panic!() };
+    assert!(f.message.contains("partition key 12"), "{}", f.message);
+    let sent = script.sent.borrow();
+    let keys: Vec<&str> = sent[0].iter().map(|r| r["PartitionKey"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["a-x", "-x"]);
 }

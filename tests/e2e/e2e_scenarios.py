@@ -156,3 +156,38 @@ def scheduled_target_is_flushed_at_end_of_input(host_bin: str, peer: Peer, new_s
     assert (summary["delivered"], summary["failed"]) == (len(lines), 0), ctx
     assert_stream_holds_exactly(read_stream(peer.client(), stream), [ln.encode() for ln in lines],
                                 "pk-hourly", what=stream)
+
+
+def partition_keys_from_event_fields(host_bin: str, peer: Peer, new_stream, tmp_path: Path) -> None:
+    """`partition_key: "{{host}}-{{app|none}}"` renders each event's own key:
+    every record arrives once, under the key its fields give, spread over
+    the shards the peer maps those keys to."""
+    import json
+
+    stream = new_stream(peer, shards=4, tag="keys")
+    events = []
+    for i in range(300):
+        event = {"host": f"h{i % 7}", "n": i}
+        if i % 2:
+            event["app"] = "api"
+        events.append(json.dumps(event, separators=(",", ":")))
+    events.append("not json")
+    input_path = tmp_path / "events.txt"
+    input_path.write_text("\n".join(events) + "\n")
+    config = write_json_config(tmp_path / "config.json", [
+        target("keys", peer, stream, "{{host}}-{{app|none}}", max_events=60, max_in_flight=4)])
+
+    run = run_cli(host_bin, config, input_path)
+    rep = check_report_shape(run)
+    ctx = "\n" + run.describe()
+    assert run.returncode == 0 and rep["delivered"] == len(events), ctx
+
+    records = read_stream(peer.client(), stream)
+    assert sorted(r.data.decode() for r in records) == sorted(events), ctx
+    for r in records:
+        if r.data == b"not json":
+            assert r.partition_key == "-none", r
+            continue
+        event = json.loads(r.data)
+        assert r.partition_key == f"{event['host']}-{event.get('app', 'none')}", r
+    assert len({r.shard_id for r in records}) > 1, "15 distinct keys all landed on one shard"

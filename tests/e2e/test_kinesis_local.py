@@ -3,6 +3,7 @@
 from e2e_scenarios import (
     lines_to_two_targets,
     mixed_binary_events_with_one_oversized,
+    partition_keys_from_event_fields,
     scheduled_target_is_flushed_at_end_of_input,
 )
 
@@ -21,3 +22,7 @@ def test_kinesis_local_lines_two_targets_each_stream_gets_every_line_once(
 def test_kinesis_local_scheduled_target_is_flushed_at_end_of_input(
         host_bin, kinesis_local, new_stream, tmp_path):
     scheduled_target_is_flushed_at_end_of_input(host_bin, kinesis_local, new_stream, tmp_path)
+
+
+def test_kinesis_local_partition_keys_from_event_fields(host_bin, kinesis_local, new_stream, tmp_path):
+    partition_keys_from_event_fields(host_bin, kinesis_local, new_stream, tmp_path)

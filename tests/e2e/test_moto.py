@@ -14,7 +14,11 @@ from e2e_helpers import (
     write_base64_input,
     write_json_config,
 )
-from e2e_scenarios import lines_to_two_targets, mixed_binary_events_with_one_oversized
+from e2e_scenarios import (
+    lines_to_two_targets,
+    mixed_binary_events_with_one_oversized,
+    partition_keys_from_event_fields,
+)
 
 # What moto_server answers for a request whose signature does not match the
 # secret of the access key id it names: HTTP 403 with an XML body
@@ -63,3 +67,7 @@ def test_moto_wrong_secret_every_event_fails_with_signature_error(
     assert (t["name"], t["delivered"], t["failed"]) == ("e2e", 0, len(events)), ctx
 
     assert read_stream(moto.client(), stream) == [], "the stream must stay empty"
+
+
+def test_moto_partition_keys_from_event_fields(host_bin, moto, new_stream, tmp_path):
+    partition_keys_from_event_fields(host_bin, moto, new_stream, tmp_path)
