@@ -24,9 +24,18 @@ wit_bindgen::generate!({
 
 use exports::datastream::target::kinesis as wit;
 
+/// Debug lines go to the host's `datastream:target/logging` import.
+struct HostLog;
+
+impl crate::send::Log for HostLog {
+    fn log(&self, target: &str, line: &str) {
+        datastream::target::logging::log(target, line);
+    }
+}
+
 /// A component instance serves one target; the host calls it from one thread.
 struct State {
-    target: Option<Target<WasiHttp, WasiClock>>,
+    target: Option<Target<WasiHttp, WasiClock, HostLog>>,
 }
 
 thread_local! {
@@ -44,7 +53,7 @@ impl wit::Guest for Component {
         let info = target_info(&config);
         STATE.with_borrow_mut(|state| match &mut state.target {
             Some(target) => target.reconfigure(config),
-            None => state.target = Some(Target::new(config, WasiHttp, WasiClock)),
+            None => state.target = Some(Target::new(config, WasiHttp, WasiClock, HostLog)),
         });
         Ok(info)
     }

@@ -108,6 +108,8 @@ pub struct TargetConfig {
     pub field_format: Option<FieldFormat>,
     /// SPEC 5: `interval`; `None` is realtime (send as soon as a batch is full).
     pub interval: Option<Duration>,
+    /// SPEC 6: `debug`.
+    pub debug: Debug,
     /// Extension: per-record limit, data + partition key bytes.
     pub max_record_size: usize,
     /// Extension: per-request limit, sum of data + partition key bytes.
@@ -118,6 +120,15 @@ pub struct TargetConfig {
     pub max_in_flight: usize,
     /// Extension: cap on event bytes held, buffered or in flight.
     pub max_buffer_size: usize,
+}
+
+/// SPEC 6 `debug`: what the target logs through the host, and whether it sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Debug {
+    /// `debug.status`: log each event (target name and content) before processing.
+    pub log_events: bool,
+    /// `debug.dont_send_logs` with `debug.status`: log, send nothing, hand each event back.
+    pub dont_send: bool,
 }
 
 /// Extension: when and how often retryable failures are sent again.
@@ -231,6 +242,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
     let timeout = props.seconds("timeout")?.unwrap_or(Duration::from_secs(30));
     let field_format = field_format(&props)?;
     let interval = interval(&props)?;
+    let debug = debug(&props)?;
     let max_record_size = props
         .uint("max_record_size", 1, SIZE_LIMIT_CEILING)?
         .unwrap_or(DEFAULT_MAX_RECORD_SIZE);
@@ -264,6 +276,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
         timeout,
         field_format,
         interval,
+        debug,
         max_record_size: max_record_size as usize,
         max_request_size: max_request_size as usize,
         retry,
@@ -310,15 +323,23 @@ fn refuse_later_features(props: &Obj) -> Result<(), ConfigError> {
     if props.get("cron").is_some_and(|v| !v.is_null()) {
         return Err(later("properties.cron", "cron scheduling"));
     }
-    if let Some(v) = props.get("debug") {
-        let debug = Obj::new("properties.debug", v)?;
-        debug.deny_unknown(DEBUG_FIELDS)?;
-        debug.bool("dont_send_logs")?; // validated; without status it has no effect (SPEC 6)
-        if debug.bool("status")?.unwrap_or(false) {
-            return Err(later("properties.debug.status", "debug logging"));
-        }
-    }
     Ok(())
+}
+
+/// SPEC 6: `debug.status` logs each event; with it, `dont_send_logs` sends nothing.
+fn debug(props: &Obj) -> Result<Debug, ConfigError> {
+    let Some(v) = props.get("debug").filter(|v| !v.is_null()) else {
+        return Ok(Debug::default());
+    };
+    let debug = Obj::new("properties.debug", v)?;
+    debug.deny_unknown(DEBUG_FIELDS)?;
+    let log_events = debug.bool("status")?.unwrap_or(false);
+    let dont_send = debug.bool("dont_send_logs")?.unwrap_or(false);
+    Ok(Debug {
+        log_events,
+        // Without `status` it has no effect (SPEC 6).
+        dont_send: log_events && dont_send,
+    })
 }
 
 /// SPEC 5: absent, 0, 1 or under a second means realtime (`None`).

@@ -81,6 +81,8 @@ pub mod codes {
     pub const HTTP_ERROR: &str = "HttpError";
     /// The request could not be signed.
     pub const SIGNING_ERROR: &str = "SigningError";
+    /// `debug.dont_send_logs`: the event was logged and deliberately not sent.
+    pub const DONT_SEND_LOGS: &str = "DontSendLogs";
 }
 
 /// Error codes worth sending again (SPEC section 2): per-record throughput and

@@ -58,6 +58,12 @@ pub trait Transport {
     fn wait(&mut self, exchanges: &[&Self::Exchange], max: Duration);
 }
 
+/// Where `debug.status` lines go: the host's log (SPEC 6).
+pub trait Log {
+    /// One line about `target`; callers never put credentials in it.
+    fn log(&self, target: &str, line: &str);
+}
+
 /// Time, for signatures (wall clock) and for backoff and timeouts (monotonic).
 pub trait Clock {
     fn now(&self) -> SystemTime;

@@ -13,7 +13,7 @@ use crate::partition_key::DEFAULT_KEY;
 use crate::report::{EventOutcome, Failure, Outcome, Report, codes};
 use crate::response::RecordResult;
 use crate::retry::{Backoff, is_ambiguous};
-use crate::send::{Clock, Transport};
+use crate::send::{Clock, Log, Transport};
 use crate::sign::Signer;
 use crate::stats::Stats;
 use std::collections::VecDeque;
@@ -28,7 +28,7 @@ use schedule::Runs;
 const NEXT_RUN: Duration = Duration::MAX;
 
 /// A configured `amazonkinesis` target and the events it holds.
-pub struct Target<T: Transport, C> {
+pub struct Target<T: Transport, C, L> {
     config: TargetConfig,
     encoder: PutRecordsEncoder,
     signer: Signer,
@@ -47,13 +47,14 @@ pub struct Target<T: Transport, C> {
     key_seed: u64,
     transport: T,
     clock: C,
+    log: L,
     /// Settled outcomes not yet handed to the host.
     report: Report,
     stats: Stats,
 }
 
-impl<T: Transport, C: Clock> Target<T, C> {
-    pub fn new(config: TargetConfig, transport: T, clock: C) -> Self {
+impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
+    pub fn new(config: TargetConfig, transport: T, clock: C, log: L) -> Self {
         let seed = clock
             .now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -73,6 +74,7 @@ impl<T: Transport, C: Clock> Target<T, C> {
             held_bytes: 0,
             transport,
             clock,
+            log,
             report: Report::default(),
             stats: Stats::default(),
         }
@@ -101,10 +103,13 @@ impl<T: Transport, C: Clock> Target<T, C> {
         let mut events = events.into_iter();
         for mut record in events.by_ref() {
             if !self.config.enabled {
+                self.log_event(&record);
                 self.hand_back(record);
                 taken += 1;
                 continue;
             }
+            // SPEC 6: the event as it came, before any processing.
+            let line = self.config.debug.log_events.then(|| event_line(&record));
             // Before the size checks: the limits apply to what is sent.
             if let Some(format) = self.config.field_format {
                 self.normalize(&mut record, format);
@@ -118,6 +123,18 @@ impl<T: Transport, C: Clock> Target<T, C> {
             }
             taken += 1;
             self.stats.events_accepted += 1;
+            if let Some(line) = line {
+                self.log.log(&self.config.name, &line);
+            }
+            if self.config.debug.dont_send {
+                let failure = Failure::target(
+                    codes::DONT_SEND_LOGS,
+                    "debug.dont_send_logs: logged, deliberately not sent",
+                    false,
+                );
+                self.settle(record.id, 0, Outcome::Failed(failure));
+                continue;
+            }
             if self.config.partition_key.as_static().is_none() {
                 record.partition_key = Some(self.config.partition_key.render(&record.data, &mut self.key_seed));
             }
@@ -249,6 +266,12 @@ impl<T: Transport, C: Clock> Target<T, C> {
     fn wait(&mut self, max: Duration) {
         let exchanges: Vec<&T::Exchange> = self.in_flight.iter().map(|(_, e)| e).collect();
         self.transport.wait(&exchanges, max);
+    }
+
+    fn log_event(&self, record: &Record) {
+        if self.config.debug.log_events {
+            self.log.log(&self.config.name, &event_line(record));
+        }
     }
 
     /// A disabled target never eats events: each one comes straight back.
@@ -435,6 +458,28 @@ impl<T: Transport, C: Clock> Target<T, C> {
             self.settle(item.record.id, item.record.data.len(), Outcome::Failed(failure));
         }
     }
+}
+
+/// Longest event content a debug line shows.
+const MAX_LOGGED_BYTES: usize = 4096;
+
+/// `event 7: {"msg":"hi"}`: one line, control characters escaped, long content cut.
+fn event_line(record: &Record) -> String {
+    let shown = &record.data[..record.data.len().min(MAX_LOGGED_BYTES)];
+    let mut line = format!("event {}: ", record.id);
+    for c in String::from_utf8_lossy(shown).chars() {
+        match c {
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            '\t' => line.push_str("\\t"),
+            c if c.is_control() => line.push('?'),
+            c => line.push(c),
+        }
+    }
+    if record.data.len() > shown.len() {
+        line.push_str(&format!(" ... ({} bytes in all)", record.data.len()));
+    }
+    line
 }
 
 fn limits(config: &TargetConfig) -> BatchLimits {

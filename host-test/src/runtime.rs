@@ -8,7 +8,7 @@
 //! `wasi:http/outgoing-handler`.
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -59,6 +59,15 @@ impl WasiHttpView for HostState {
     }
 }
 
+/// `datastream:target/logging`: the component's debug lines (`debug.status`),
+/// shown on stderr with the target's name.
+impl bindings::datastream::target::logging::Host for HostState {
+    async fn log(&mut self, target: String, line: String) -> wasmtime::Result<()> {
+        eprintln!("[debug] target {target}: {line}");
+        Ok(())
+    }
+}
+
 /// A compiled component, ready to instantiate many times.
 pub struct KinesisRuntime {
     engine: Engine,
@@ -79,6 +88,7 @@ impl KinesisRuntime {
             .map_err(anyhow::Error::from)
             .context("compiling the kinesis-target component")?;
         let mut linker = Linker::<HostState>::new(&engine);
+        bindings::datastream::target::logging::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let pre = bindings::AmazonkinesisPre::new(linker.instantiate_pre(&component)?)?;

@@ -210,15 +210,10 @@ fn size_limits_may_be_raised_to_10_mib() {
 }
 
 #[test]
-fn later_features_are_refused_with_not_supported_yet() {
-    for (props, field) in [
-        (json!({"cron": "*/5 * * * *"}), "properties.cron"),
-        (json!({"debug": {"status": true}}), "properties.debug.status"),
-    ] {
-        let e = err(with(props));
-        assert_eq!(e.field, field);
-        assert!(e.message.contains("not supported yet"), "{e}");
-    }
+fn cron_is_refused_with_not_supported_yet() {
+    let e = err(with(json!({"cron": "*/5 * * * *"})));
+    assert_eq!(e.field, "properties.cron");
+    assert!(e.message.contains("not supported yet"), "{e}");
 }
 
 #[test]
@@ -400,4 +395,25 @@ fn partition_keys_may_be_templates_and_an_explicit_hash_key_is_a_128_bit_decimal
             "{bad}"
         );
     }
+}
+
+#[test]
+fn dont_send_logs_only_counts_with_debug_status() {
+    let on = |status: bool, dont: bool| ok(with(json!({"debug": {"status": status, "dont_send_logs": dont}}))).debug;
+    assert_eq!(
+        on(true, true),
+        Debug {
+            log_events: true,
+            dont_send: true
+        }
+    );
+    assert_eq!(
+        on(true, false),
+        Debug {
+            log_events: true,
+            dont_send: false
+        }
+    );
+    assert_eq!(on(false, true), Debug::default(), "SPEC 6: no effect without status");
+    assert_eq!(ok(base()).debug, Debug::default());
 }

@@ -23,6 +23,14 @@ struct Script {
     waits: Rc<RefCell<Vec<(usize, Duration)>>>,
     clock: Rc<Cell<Duration>>,
     latency: Rc<Cell<Duration>>,
+    /// Debug lines, as (target, line).
+    logged: Rc<RefCell<Vec<(String, String)>>>,
+}
+
+impl crate::send::Log for Script {
+    fn log(&self, target: &str, line: &str) {
+        self.logged.borrow_mut().push((target.to_string(), line.to_string()));
+    }
 }
 
 /// An answer that becomes readable at a virtual time.
@@ -96,7 +104,7 @@ fn ok_body(v: serde_json::Value) -> HttpResponse {
     }
 }
 
-fn target(extra: serde_json::Value) -> (Target<Script, Script>, Script) {
+fn target(extra: serde_json::Value) -> (Target<Script, Script, Script>, Script) {
     let mut cfg = serde_json::json!({"name": "t", "type": "amazonkinesis",
         "properties": {"key": "AKID", "secret": "s", "region": "us-east-1", "stream": "logs", "partition_key": "pk"}});
     for (k, v) in extra.as_object().unwrap() {
@@ -104,7 +112,10 @@ fn target(extra: serde_json::Value) -> (Target<Script, Script>, Script) {
     }
     let script = Script::default();
     let config = crate::config::parse(&cfg.to_string()).unwrap();
-    (Target::new(config, script.clone(), script.clone()), script)
+    (
+        Target::new(config, script.clone(), script.clone(), script.clone()),
+        script,
+    )
 }
 
 fn events(ids: std::ops::Range<u64>, len: usize) -> Vec<Record> {
@@ -637,4 +648,51 @@ fn each_record_carries_the_key_rendered_from_its_event() {
     let sent = script.sent.borrow();
     let keys: Vec<&str> = sent[0].iter().map(|r| r["PartitionKey"].as_str().unwrap()).collect();
     assert_eq!(keys, ["a-x", "-x"]);
+}
+
+#[test]
+fn debug_status_logs_each_event_as_it_came_and_still_sends() {
+    let (mut t, script) = target(serde_json::json!({"debug": {"status": true}, "field_format": "cim"}));
+    t.push(vec![
+        Record::new(1, br#"{"source":{"ip":"10.0.0.1"}}"#.to_vec()),
+        Record::new(2, b"two\nlines\x00".to_vec()),
+    ]);
+    t.flush();
+    assert!(
+        outcomes(&t.take_report(), 1..3)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+    let logged = script.logged.borrow();
+    assert_eq!(
+        *logged,
+        [
+            ("t".to_string(), r#"event 1: {"source":{"ip":"10.0.0.1"}}"#.to_string()),
+            ("t".to_string(), "event 2: two\\nlines?".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn dont_send_logs_logs_sends_nothing_and_hands_each_event_back() {
+    let (mut t, script) = target(serde_json::json!({"debug": {"status": true, "dont_send_logs": true}}));
+    t.push(events(0..3, 2));
+    t.flush();
+    let report = t.take_report();
+    assert_eq!((report.accepted, report.requests), (3, 0));
+    for o in outcomes(&report, 0..3).values() {
+        let Outcome::Failed(f) = o else { panic!("sent") };
+        assert_eq!((f.code.as_str(), f.retryable), ("DontSendLogs", false));
+    }
+    assert!(script.sent.borrow().is_empty());
+    assert_eq!(script.logged.borrow().len(), 3);
+}
+
+#[test]
+fn a_long_event_is_logged_cut_with_its_size() {
+    let (mut t, script) = target(serde_json::json!({"debug": {"status": true}}));
+    t.push(events(0..1, 5000));
+    let logged = script.logged.borrow();
+    assert!(logged[0].1.ends_with(" ... (5000 bytes in all)"));
+    assert!(logged[0].1.len() < 4200);
 }

@@ -191,3 +191,35 @@ def partition_keys_from_event_fields(host_bin: str, peer: Peer, new_stream, tmp_
         event = json.loads(r.data)
         assert r.partition_key == f"{event['host']}-{event.get('app', 'none')}", r
     assert len({r.shard_id for r in records}) > 1, "15 distinct keys all landed on one shard"
+
+
+def debug_logs_every_event_and_dont_send_logs_sends_nothing(host_bin: str, peer: Peer, new_stream,
+                                                            tmp_path: Path) -> None:
+    """`debug.status` logs each event on stderr with the target's name; with
+    `dont_send_logs` nothing reaches the stream and the run still exits 0.
+    No line the CLI prints carries the secret or a signature."""
+    stream = new_stream(peer, shards=1, tag="debug")
+    lines = [f"debug event {i} \u00fc" for i in range(40)]
+    input_path = tmp_path / "events.txt"
+    input_path.write_text("\n".join(lines) + "\n")
+    logged = target("logged", peer, stream, "pk-debug")
+    logged["properties"]["debug"] = {"status": True}
+    dry = target("dry", peer, stream + "-absent", "pk-dry")
+    dry["properties"]["debug"] = {"status": True, "dont_send_logs": True}
+    config = write_json_config(tmp_path / "config.json", [logged, dry])
+
+    run = run_cli(host_bin, config, input_path)
+    rep = check_report_shape(run)
+    ctx = "\n" + run.describe()
+    assert run.returncode == 0, ctx
+    by_name = {t["name"]: t for t in rep["targets"]}
+    assert by_name["logged"]["delivered"] == len(lines), ctx
+    assert by_name["dry"]["failed_by_code"] == {"DontSendLogs": len(lines)}, ctx
+    assert by_name["dry"]["requests"] == 0, ctx
+    for name in ("logged", "dry"):
+        for i, line in enumerate(lines, start=1):
+            assert f"[debug] target {name}: event {i}: {line}" in run.stderr, (name, i, ctx)
+    for text in (run.stdout, run.stderr):
+        assert peer.secret not in text and "Signature=" not in text, ctx
+    assert_stream_holds_exactly(read_stream(peer.client(), stream), [ln.encode() for ln in lines],
+                                "pk-debug", what=stream)

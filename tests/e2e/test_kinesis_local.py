@@ -1,6 +1,7 @@
 """The CLI against kinesis-local (kinesis-mock, the engine LocalStack uses)."""
 
 from e2e_scenarios import (
+    debug_logs_every_event_and_dont_send_logs_sends_nothing,
     lines_to_two_targets,
     mixed_binary_events_with_one_oversized,
     partition_keys_from_event_fields,
@@ -26,3 +27,8 @@ def test_kinesis_local_scheduled_target_is_flushed_at_end_of_input(
 
 def test_kinesis_local_partition_keys_from_event_fields(host_bin, kinesis_local, new_stream, tmp_path):
     partition_keys_from_event_fields(host_bin, kinesis_local, new_stream, tmp_path)
+
+
+def test_kinesis_local_debug_logs_every_event_and_dont_send_logs_sends_nothing(
+        host_bin, kinesis_local, new_stream, tmp_path):
+    debug_logs_every_event_and_dont_send_logs_sends_nothing(host_bin, kinesis_local, new_stream, tmp_path)

@@ -7,6 +7,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The code of events `debug.dont_send_logs` logged and deliberately did not send.
+const DONT_SEND_LOGS: &str = "DontSendLogs";
+
 #[derive(Serialize)]
 pub struct Summary {
     /// Input lines read (events offered to each target, plus skipped lines).
@@ -117,9 +120,11 @@ impl Summary {
         s
     }
 
-    /// Exit status: 0 when every event was delivered, 1 otherwise.
+    /// Exit status: 0 when every event was delivered (or deliberately not
+    /// sent: `debug.dont_send_logs`), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
-        if self.failed == 0 && self.protocol_errors == 0 {
+        let not_sent = self.failed_by_code.get(DONT_SEND_LOGS).copied().unwrap_or(0);
+        if self.failed == not_sent && self.protocol_errors == 0 {
             0
         } else {
             1
@@ -154,7 +159,11 @@ impl Summary {
                 t.tally.delivered, t.tally.failed, t.tally.requests, t.tally.bytes_sent
             );
             for (code, n) in &t.tally.failed_by_code {
-                println!("  failed {code}: {n}");
+                if code == DONT_SEND_LOGS {
+                    println!("  logged and not sent (debug.dont_send_logs): {n}");
+                } else {
+                    println!("  failed {code}: {n}");
+                }
             }
             if let Some(c) = t.component.as_ref().filter(|c| c.retries > 0) {
                 println!(
@@ -178,7 +187,12 @@ impl Summary {
                 );
             }
         }
-        for f in self.failures.iter().take(10) {
+        for f in self
+            .failures
+            .iter()
+            .filter(|f| f.failure.code != DONT_SEND_LOGS)
+            .take(10)
+        {
             println!(
                 "  failed event {} on {}: {}: {}",
                 f.failure.id, f.target, f.failure.code, f.failure.message
