@@ -4,24 +4,30 @@
 //!
 //! Nothing here blocks except [`Target::poll`] (up to the wait it is given)
 //! and [`Target::flush`]: `push` starts requests and returns.
+//!
+//! Here: intake (`push`) and the calls a host makes. The send side is in
+//! `delivery`, one attempt in `exchange`, scheduled runs in `schedule`, the
+//! debug line in `debug`.
 
-use crate::batch::{Batch, BatchLimits, Batcher, Record};
+use crate::batch::{BatchLimits, Batcher, Record};
 use crate::config::TargetConfig;
 use crate::encode::PutRecordsEncoder;
 use crate::normalize::{self, FieldFormat, Normalized};
 use crate::partition_key::DEFAULT_KEY;
 use crate::report::{EventOutcome, Failure, Outcome, Report, codes};
-use crate::response::RecordResult;
-use crate::retry::{Backoff, is_ambiguous};
+use crate::retry::Backoff;
 use crate::send::{Clock, Log, Transport};
 use crate::sign::Signer;
 use crate::stats::Stats;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+mod debug;
+mod delivery;
 mod exchange;
 mod schedule;
-use exchange::{Attempted, Outbound, Waiting};
+use debug::event_line;
+use exchange::Outbound;
 use schedule::Runs;
 
 /// `not_before` of a retry that waits for the next scheduled run.
@@ -240,34 +246,6 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.retries.iter().map(|o| o.items.len()).sum()
     }
 
-    /// When work falls due that needs no new events: an answer (bounded by
-    /// the timeout) or a retry's backoff. After `pump`, a closed batch only
-    /// ever waits for one of those, so it needs no wake of its own.
-    fn next_wake(&self, now: Duration) -> Option<Duration> {
-        // A due retry with every slot taken waits for an answer, not for time.
-        let slot_free = self.in_flight.len() < self.config.max_in_flight;
-        let retry = self
-            .retries
-            .iter()
-            .map(|o| o.not_before)
-            .filter(|at| slot_free && *at != NEXT_RUN)
-            .min();
-        let answer = (!self.in_flight.is_empty()).then(|| now + self.config.timeout);
-        // A scheduled run matters only when it has something to send.
-        let held = !self.batcher.is_empty() || !self.retries.is_empty();
-        let run = self
-            .runs
-            .as_ref()
-            .filter(|_| held && self.scheduled())
-            .and_then(Runs::next);
-        retry.into_iter().chain(answer).chain(run).min()
-    }
-
-    fn wait(&mut self, max: Duration) {
-        let exchanges: Vec<&T::Exchange> = self.in_flight.iter().map(|(_, e)| e).collect();
-        self.transport.wait(&exchanges, max);
-    }
-
     fn log_event(&self, record: &Record) {
         if self.config.debug.log_events {
             self.log.log(&self.config.name, &event_line(record));
@@ -303,183 +281,6 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         self.report.outcomes.push(EventOutcome { id, outcome });
     }
-
-    /// Collects ended exchanges, then starts what is due while slots are free.
-    fn pump(&mut self) {
-        let mut i = 0;
-        while i < self.in_flight.len() {
-            match self.transport.progress(&mut self.in_flight[i].1) {
-                Some(exchanged) => {
-                    let (outbound, _) = self.in_flight.remove(i);
-                    let attempted = exchange::read(outbound.items.len(), exchanged);
-                    self.finish(outbound, attempted);
-                }
-                None => i += 1,
-            }
-        }
-        let now = self.clock.monotonic();
-        self.begin_run_if_due(now);
-        while self.in_flight.len() < self.config.max_in_flight {
-            let next = if let Some(due) = self.retries.iter().position(|o| o.not_before <= now) {
-                self.retries.remove(due).expect("position is in range")
-            } else if self.config.max_in_flight == 1 && !self.retries.is_empty() {
-                // One request at a time keeps order: nothing newer overtakes a waiting retry.
-                break;
-            } else if self.batcher.has_ready() && self.may_send_fresh() {
-                Outbound::fresh(self.batcher.pop_ready().expect("has_ready"))
-            } else {
-                break;
-            };
-            self.start(next, now);
-        }
-        let in_flight = self.in_flight.len();
-        if let Some(runs) = self.runs.as_mut().filter(|_| !self.flushing) {
-            runs.end_if_done(now, in_flight);
-        }
-    }
-
-    /// SPEC 5: a due run drains what is queued now, retries waiting for it included.
-    fn begin_run_if_due(&mut self, now: Duration) {
-        if !self.scheduled() || !self.runs.as_ref().is_some_and(|r| r.due(now)) {
-            return;
-        }
-        self.batcher.close();
-        let batches = self.batcher.ready_len();
-        if let Some(runs) = &mut self.runs {
-            runs.begin(batches);
-        }
-        self.retries
-            .iter_mut()
-            .filter(|o| o.not_before == NEXT_RUN)
-            .for_each(|o| o.not_before = now);
-    }
-
-    /// Whether a new batch may go out now: always in realtime, within the
-    /// current run's allowance when scheduled.
-    fn may_send_fresh(&mut self) -> bool {
-        match &mut self.runs {
-            Some(runs) if !self.flushing => runs.take_batch(),
-            _ => true,
-        }
-    }
-
-    /// Encodes, signs and hands one request to the transport.
-    fn start(&mut self, mut outbound: Outbound, now: Duration) {
-        if outbound.attempts > 0 {
-            self.stats.retries += outbound.items.len() as u64;
-            self.stats.ambiguous_retries += outbound.items.iter().filter(|w| w.ambiguous).count() as u64;
-        }
-        outbound.attempts += 1;
-        outbound.first_attempt.get_or_insert(now);
-        let records: Vec<&Record> = outbound.items.iter().map(|w| &w.record).collect();
-        let body = self.encoder.encode(&records);
-        let request = match exchange::signed_request(&self.config, &self.signer, body, self.clock.now()) {
-            Ok(request) => request,
-            Err(failure) => {
-                let sent = outbound.items.len();
-                return self.finish(outbound, Attempted::failed(sent, failure, false));
-            }
-        };
-        self.report.requests += 1;
-        self.report.bytes_sent += request.body.len() as u64;
-        self.stats.requests += 1;
-        self.stats.bytes_sent += request.body.len() as u64;
-        match self.transport.start(request) {
-            Ok(exchange) => self.in_flight.push((outbound, exchange)),
-            Err(e) => {
-                let attempted = exchange::read(outbound.items.len(), Err(e));
-                self.finish(outbound, attempted);
-            }
-        }
-    }
-
-    /// Settles what an attempt delivered or failed for good; queues the
-    /// retryable rest behind a backoff while the retry budget allows.
-    fn finish(&mut self, outbound: Outbound, attempted: Attempted) {
-        let now = self.clock.monotonic();
-        let mut again = Vec::new();
-        for (item, result) in outbound.items.into_iter().zip(attempted.results) {
-            let held = item.record.data.len();
-            match result {
-                RecordResult::Delivered {
-                    shard_id,
-                    sequence_number,
-                } => self.settle(
-                    item.record.id,
-                    held,
-                    Outcome::Delivered {
-                        shard_id,
-                        sequence_number,
-                    },
-                ),
-                RecordResult::Failed(f) if f.retryable => {
-                    let ambiguous = is_ambiguous(&f, attempted.ambiguous);
-                    again.push(Waiting {
-                        ambiguous,
-                        maybe_delivered: item.maybe_delivered || ambiguous,
-                        record: item.record,
-                        failure: Some(f),
-                    })
-                }
-                RecordResult::Failed(mut f) => {
-                    f.maybe_delivered = item.maybe_delivered || is_ambiguous(&f, attempted.ambiguous);
-                    self.settle(item.record.id, held, Outcome::Failed(f));
-                }
-            }
-        }
-        if again.is_empty() {
-            return;
-        }
-        let first = outbound.first_attempt.unwrap_or(now);
-        // SPEC 5: a scheduled run's failures wait for the next run, not a backoff;
-        // `max_retries` still bounds them, `retry_max_duration` does not.
-        let (not_before, elapsed) = if self.scheduled() {
-            (NEXT_RUN, Duration::ZERO)
-        } else {
-            let delay = self.backoff.delay(outbound.attempts);
-            (now + delay, (now + delay).saturating_sub(first))
-        };
-        if self.backoff.allows(outbound.attempts, elapsed) {
-            self.retries.push_back(Outbound {
-                items: again,
-                attempts: outbound.attempts,
-                first_attempt: Some(first),
-                not_before,
-            });
-            return;
-        }
-        let attempts = outbound.attempts;
-        for item in again {
-            let mut failure = item
-                .failure
-                .unwrap_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true));
-            failure.message = format!("{} (after {attempts} attempts)", failure.message);
-            failure.maybe_delivered = item.maybe_delivered;
-            self.settle(item.record.id, item.record.data.len(), Outcome::Failed(failure));
-        }
-    }
-}
-
-/// Longest event content a debug line shows.
-const MAX_LOGGED_BYTES: usize = 4096;
-
-/// `event 7: {"msg":"hi"}`: one line, control characters escaped, long content cut.
-fn event_line(record: &Record) -> String {
-    let shown = &record.data[..record.data.len().min(MAX_LOGGED_BYTES)];
-    let mut line = format!("event {}: ", record.id);
-    for c in String::from_utf8_lossy(shown).chars() {
-        match c {
-            '\n' => line.push_str("\\n"),
-            '\r' => line.push_str("\\r"),
-            '\t' => line.push_str("\\t"),
-            c if c.is_control() => line.push('?'),
-            c => line.push(c),
-        }
-    }
-    if record.data.len() > shown.len() {
-        line.push_str(&format!(" ... ({} bytes in all)", record.data.len()));
-    }
-    line
 }
 
 fn limits(config: &TargetConfig) -> BatchLimits {
@@ -494,26 +295,6 @@ fn encoder(config: &TargetConfig) -> PutRecordsEncoder {
     // With a dynamic key every record carries its own; the static one is unused.
     let key = config.partition_key.as_static().unwrap_or(DEFAULT_KEY);
     PutRecordsEncoder::new(&config.stream, key, config.explicit_hash_key.as_deref())
-}
-
-impl Outbound {
-    fn fresh(batch: Batch) -> Self {
-        Self {
-            items: batch
-                .records
-                .into_iter()
-                .map(|record| Waiting {
-                    record,
-                    failure: None,
-                    ambiguous: false,
-                    maybe_delivered: false,
-                })
-                .collect(),
-            attempts: 0,
-            first_attempt: None,
-            not_before: Duration::ZERO,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! One PutRecords attempt: the records it carries, the signed request, and
 //! what its answer (or its failure) means for each record.
 
-use crate::batch::Record;
+use crate::batch::{Batch, Record};
 use crate::config::TargetConfig;
 use crate::encode::{CONTENT_TYPE, PUT_RECORDS_TARGET};
 use crate::endpoint::Scheme;
@@ -96,4 +96,25 @@ pub(super) fn signed_request<'a>(
         body,
         timeout: config.timeout,
     })
+}
+
+impl Outbound {
+    /// A batch's records on their first attempt.
+    pub fn fresh(batch: Batch) -> Self {
+        Self {
+            items: batch
+                .records
+                .into_iter()
+                .map(|record| Waiting {
+                    record,
+                    failure: None,
+                    ambiguous: false,
+                    maybe_delivered: false,
+                })
+                .collect(),
+            attempts: 0,
+            first_attempt: None,
+            not_before: Duration::ZERO,
+        }
+    }
 }
