@@ -47,10 +47,6 @@ impl Backoff {
     pub fn allows(&self, retry: u32, elapsed: Duration) -> bool {
         retry <= self.policy.max_retries && elapsed <= self.policy.max_duration
     }
-
-    pub fn policy(&self) -> &RetryPolicy {
-        &self.policy
-    }
 }
 
 /// Whether the records may have landed although the attempt failed: the

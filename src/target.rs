@@ -190,11 +190,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub fn flush(&mut self) {
         self.flushing = true;
         self.batcher.close();
-        let now = self.clock.monotonic();
-        self.retries
-            .iter_mut()
-            .filter(|o| o.not_before == NEXT_RUN)
-            .for_each(|o| o.not_before = now);
+        self.release_retries_for_run(self.clock.monotonic());
         self.pump();
         while let Some(next) = self.next_wake(self.clock.monotonic()) {
             let now = self.clock.monotonic();

@@ -56,10 +56,10 @@ enum Stage {
         data: Vec<u8>,
         written: usize,
     },
-    /// Body finished (or its write failed: the future tells why).
+    /// Body finished, or its write failed: either way the future tells
+    /// what came of it (an answer, or the host's error).
     Waiting {
         future: FutureIncomingResponse,
-        write_error: Option<String>,
     },
     Reading {
         status: u16,
@@ -142,7 +142,7 @@ impl Transport for WasiHttp {
                     ready.push(stream.subscribe());
                     ready.push(future.subscribe());
                 }
-                Stage::Waiting { future, .. } => ready.push(future.subscribe()),
+                Stage::Waiting { future } => ready.push(future.subscribe()),
                 Stage::Reading { stream, .. } => ready.push(stream.subscribe()),
                 Stage::Done => {}
             }
@@ -171,15 +171,10 @@ impl Exchange {
                 data,
                 mut written,
             } => {
-                let error = loop {
-                    if written == data.len() {
-                        break None;
-                    }
+                while written < data.len() {
                     match stream.check_write() {
                         // The host answered (or failed) before taking the whole body.
-                        Ok(0) if future.subscribe().ready() => {
-                            break Some("the answer came before the whole body was written".to_string());
-                        }
+                        Ok(0) if future.subscribe().ready() => break,
                         Ok(0) => {
                             self.stage = Stage::Writing {
                                 future,
@@ -192,29 +187,26 @@ impl Exchange {
                         }
                         Ok(permit) => {
                             let n = (data.len() - written).min(usize::try_from(permit).unwrap_or(usize::MAX));
-                            if let Err(e) = stream.write(&data[written..written + n]) {
-                                break Some(stream_error("writing the request body", e));
+                            if stream.write(&data[written..written + n]).is_err() {
+                                break;
                             }
                             self.sent_any = true;
                             self.moved = true;
                             written += n;
                         }
-                        Err(e) => break Some(stream_error("writing the request body", e)),
+                        Err(_) => break,
                     }
-                };
+                }
                 drop(stream);
                 // Finish without `flush()`: flushing a large body fails on some hosts.
-                let write_error = match (error, OutgoingBody::finish(body, None)) {
-                    (Some(e), _) => Some(e),
-                    (None, Err(e)) => Some(format!("finishing the request body: {e:?}")),
-                    (None, Ok(())) => None,
-                };
-                self.stage = Stage::Waiting { future, write_error };
+                // A failed write or finish (or an early answer) surfaces through the future.
+                let _ = OutgoingBody::finish(body, None);
+                self.stage = Stage::Waiting { future };
                 Some(Step::Moved)
             }
-            Stage::Waiting { future, write_error } => match future.get() {
+            Stage::Waiting { future } => match future.get() {
                 None => {
-                    self.stage = Stage::Waiting { future, write_error };
+                    self.stage = Stage::Waiting { future };
                     None
                 }
                 Some(Ok(Ok(response))) => Some(match start_reading(response) {

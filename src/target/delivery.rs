@@ -84,6 +84,11 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         if let Some(runs) = &mut self.runs {
             runs.begin(batches);
         }
+        self.release_retries_for_run(now);
+    }
+
+    /// Retries that waited for a scheduled run (or a flush) are due `now`.
+    pub(super) fn release_retries_for_run(&mut self, now: Duration) {
         self.retries
             .iter_mut()
             .filter(|o| o.not_before == NEXT_RUN)
