@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod credentials;
 pub mod encode;
 pub mod endpoint;
 pub mod normalize;
