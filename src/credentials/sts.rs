@@ -10,6 +10,7 @@ use super::fetch::{check_expiry, failure, fetch, parse_time, retryable_status};
 use super::{AssumeRole, Credentials};
 use crate::endpoint::{Endpoint, Scheme};
 use crate::report::{Failure, codes};
+use crate::response::xml_element as element;
 use crate::send::{Clock, HttpRequest, Method, Transport};
 use crate::sign::Signer;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -130,14 +131,6 @@ fn credentials(xml: &str) -> Option<Credentials> {
         session_token: element(block, "SessionToken").map(unescape),
         expires: Some(parse_time(element(block, "Expiration")?)?),
     })
-}
-
-/// The text of the first `<name>...</name>` in `xml`.
-fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&format!("</{name}>"))?;
-    Some(xml[start..end].trim())
 }
 
 /// The five predefined XML entities; `&amp;` last so `&amp;lt;` stays `&lt;`.

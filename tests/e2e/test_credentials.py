@@ -81,6 +81,7 @@ def run_and_expect_delivery(host_bin, moto, stream, tmp_path, config_target, env
 
 
 def assert_no_secret(run, *secrets: str) -> None:
+    assert "Signature=" not in run.stdout + run.stderr, "a request signature leaked into the CLI's output"
     for s in secrets:
         assert s not in run.stdout and s not in run.stderr, f"a secret leaked into the CLI's output: {s[:4]}..."
 
