@@ -2,11 +2,12 @@
 //! Amazon Kinesis Data Streams.
 //!
 //! The event's path through the modules: [`config`] -> [`normalize`] ->
-//! [`partition_key`] -> [`batch`] -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
+//! [`partition_key`] -> [`batch`] (with [`aggregate`]) -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
 //! component) -> [`response`] -> [`retry`] -> [`report`] and [`stats`];
 //! [`target`] drives it. Everything but the WASI
 //! glue also builds natively, for unit tests and benchmarks.
 
+pub mod aggregate;
 pub mod batch;
 pub mod config;
 pub mod credentials;
