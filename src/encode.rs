@@ -8,7 +8,7 @@ use crate::batch::Record;
 use crate::config::StreamRef;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use std::borrow::Borrow;
+use std::borrow::Cow;
 
 /// `X-Amz-Target` of PutRecords.
 pub const PUT_RECORDS_TARGET: &str = "Kinesis_20131202.PutRecords";
@@ -28,7 +28,62 @@ pub struct PutRecordsEncoder {
 
 const RECORD_PREFIX: &[u8] = br#"{"Data":""#;
 const KEY_FIELD: &[u8] = br#"","PartitionKey":"#;
+const HASH_KEY_FIELD: &[u8] = br#","ExplicitHashKey":""#;
+const HASH_KEY_END: &[u8] = br#""}"#;
 const BODY_SUFFIX: &[u8] = b"]}";
+
+/// One record of a request as it goes on the wire: an event, or a KPL
+/// aggregate of events (see [`crate::aggregate`]).
+pub trait Wire {
+    fn data(&self) -> &[u8];
+    /// `None`: the encoder's static key.
+    fn partition_key(&self) -> Option<&str>;
+    /// Decimal digits; `None`: the encoder's (the config's `explicit_hash_key`, if any).
+    fn explicit_hash_key(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Wire for Record {
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+    fn partition_key(&self) -> Option<&str> {
+        self.partition_key.as_deref()
+    }
+}
+
+impl<W: Wire + ?Sized> Wire for &W {
+    fn data(&self) -> &[u8] {
+        (*self).data()
+    }
+    fn partition_key(&self) -> Option<&str> {
+        (*self).partition_key()
+    }
+    fn explicit_hash_key(&self) -> Option<&str> {
+        (*self).explicit_hash_key()
+    }
+}
+
+/// A record as a request carries it: an event's data borrowed, or an
+/// aggregate built for the request with its own hash key.
+pub struct Outgoing<'a> {
+    pub data: Cow<'a, [u8]>,
+    pub partition_key: Option<&'a str>,
+    pub explicit_hash_key: Option<String>,
+}
+
+impl Wire for Outgoing<'_> {
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+    fn partition_key(&self) -> Option<&str> {
+        self.partition_key
+    }
+    fn explicit_hash_key(&self) -> Option<&str> {
+        self.explicit_hash_key.as_deref()
+    }
+}
 
 impl PutRecordsEncoder {
     /// `partition_key` is used for records without their own key.
@@ -50,18 +105,25 @@ impl PutRecordsEncoder {
     }
 
     /// Exact body length for these records.
-    pub fn encoded_len<R: Borrow<Record>>(&self, records: &[R]) -> usize {
-        let data: usize = records.iter().map(|r| base64_len(r.borrow().data.len())).sum();
+    pub fn encoded_len<R: Wire>(&self, records: &[R]) -> usize {
+        let data: usize = records.iter().map(|r| base64_len(r.data().len())).sum();
         let count = records.len();
-        let per_record = RECORD_PREFIX.len() + KEY_FIELD.len() + self.record_end.len();
+        let per_record = RECORD_PREFIX.len() + KEY_FIELD.len();
         let keys: usize = records
             .iter()
-            .map(|r| match &r.borrow().partition_key {
+            .map(|r| match r.partition_key() {
                 Some(key) => json_string(key).len(),
                 None => self.static_key.len(),
             })
             .sum();
-        self.prefix.len() + data + keys + count * per_record + count.saturating_sub(1) + BODY_SUFFIX.len()
+        let ends: usize = records
+            .iter()
+            .map(|r| match r.explicit_hash_key() {
+                Some(hash) => HASH_KEY_FIELD.len() + hash.len() + HASH_KEY_END.len(),
+                None => self.record_end.len(),
+            })
+            .sum();
+        self.prefix.len() + data + keys + ends + count * per_record + count.saturating_sub(1) + BODY_SUFFIX.len()
     }
 
     /// The request body for these records, in order.
@@ -72,26 +134,33 @@ impl PutRecordsEncoder {
     /// let body = enc.encode(&[Record::new(1, b"hi".to_vec())]);
     /// assert_eq!(body, br#"{"StreamName":"logs","Records":[{"Data":"aGk=","PartitionKey":"pk"}]}"#);
     /// ```
-    pub fn encode<R: Borrow<Record>>(&self, records: &[R]) -> Vec<u8> {
+    pub fn encode<R: Wire>(&self, records: &[R]) -> Vec<u8> {
         let len = self.encoded_len(records);
         let mut body = Vec::with_capacity(len);
         body.extend_from_slice(&self.prefix);
         for (i, record) in records.iter().enumerate() {
-            let record = record.borrow();
             if i > 0 {
                 body.push(b',');
             }
             body.extend_from_slice(RECORD_PREFIX);
+            let data = record.data();
             let start = body.len();
-            body.resize(start + base64_len(record.data.len()), 0);
-            let written = STANDARD.encode_slice(&record.data, &mut body[start..]).unwrap_or(0);
+            body.resize(start + base64_len(data.len()), 0);
+            let written = STANDARD.encode_slice(data, &mut body[start..]).unwrap_or(0);
             body.truncate(start + written);
             body.extend_from_slice(KEY_FIELD);
-            match &record.partition_key {
+            match record.partition_key() {
                 Some(key) => body.extend_from_slice(json_string(key).as_bytes()),
                 None => body.extend_from_slice(&self.static_key),
             }
-            body.extend_from_slice(&self.record_end);
+            match record.explicit_hash_key() {
+                Some(hash) => {
+                    body.extend_from_slice(HASH_KEY_FIELD);
+                    body.extend_from_slice(hash.as_bytes());
+                    body.extend_from_slice(HASH_KEY_END);
+                }
+                None => body.extend_from_slice(&self.record_end),
+            }
         }
         body.extend_from_slice(BODY_SUFFIX);
         debug_assert_eq!(body.len(), len);
@@ -103,7 +172,8 @@ fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
 
-fn json_string(s: &str) -> String {
+/// `s` as a JSON string literal, quotes included.
+pub(crate) fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
 }
 
@@ -165,5 +235,25 @@ mod key_tests {
         assert_eq!(v["Records"][0]["PartitionKey"], "static");
         assert_eq!(v["Records"][1]["PartitionKey"], "h\u{e9}\"1");
         assert_eq!(v["Records"][1]["ExplicitHashKey"], "123");
+    }
+
+    #[test]
+    fn a_built_record_carries_its_own_hash_key() {
+        let enc = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "static", Some("123"));
+        let built = Outgoing {
+            data: vec![0xF3, 0x89].into(),
+            partition_key: Some("k"),
+            explicit_hash_key: Some("42".into()),
+        };
+        let plain = Record::new(0, b"y".to_vec());
+        let records: [&dyn Wire; 2] = [&built, &plain];
+        let body = enc.encode(&records);
+        assert_eq!(body.len(), enc.encoded_len(&records));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["Records"][0]["ExplicitHashKey"], "42");
+        assert_eq!(v["Records"][0]["PartitionKey"], "k");
+        assert_eq!(v["Records"][0]["Data"], "84k=");
+        assert_eq!(v["Records"][1]["ExplicitHashKey"], "123");
+        assert_eq!(v["Records"][1]["PartitionKey"], "static");
     }
 }
