@@ -2,7 +2,7 @@
 //! Amazon Kinesis Data Streams.
 //!
 //! The event's path through the modules: [`config`] -> [`normalize`] ->
-//! [`partition_key`] -> [`batch`] (with [`aggregate`]) -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
+//! [`partition_key`] -> [`batch`] (with [`aggregate`] and [`shards`]) -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
 //! component) -> [`response`] -> [`retry`] -> [`report`] and [`stats`];
 //! [`target`] drives it. Everything but the WASI
 //! glue also builds natively, for unit tests and benchmarks.
@@ -19,6 +19,7 @@ pub mod report;
 pub mod response;
 pub mod retry;
 pub mod send;
+pub mod shards;
 pub mod sign;
 pub mod stats;
 pub mod target;
