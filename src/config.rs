@@ -105,6 +105,9 @@ pub struct TargetConfig {
     pub max_in_flight: usize,
     /// Extension: cap on event bytes held, buffered or in flight.
     pub max_buffer_size: usize,
+    /// Extension `aggregation`: KPL aggregation, with the most bytes (data +
+    /// partition key) of one aggregated record (`aggregation_max_size`); `None`: off.
+    pub aggregation: Option<usize>,
 }
 
 /// SPEC 6 `debug`: what the target logs through the host, and whether it sends.
@@ -168,6 +171,8 @@ const PROPERTY_FIELDS: &[&str] = &[
     "external_id",
     "session_name",
     "sts_endpoint",
+    "aggregation",
+    "aggregation_max_size",
 ];
 const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 
@@ -267,6 +272,7 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
     let max_buffer_size = props
         .uint("max_buffer_size", max_record_size, 1 << 30)?
         .unwrap_or(DEFAULT_MAX_BUFFER_SIZE.max(max_record_size));
+    let aggregation = aggregation(&props, max_record_size)?;
 
     Ok(TargetConfig {
         name,
@@ -289,7 +295,23 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
         retry,
         max_in_flight: max_in_flight as usize,
         max_buffer_size: max_buffer_size as usize,
+        aggregation,
     })
+}
+
+/// Extension `aggregation` (off by default) and `aggregation_max_size`: the
+/// KPL's 51,200 bytes by default, at most `max_record_size`.
+fn aggregation(props: &Obj, max_record_size: u64) -> Result<Option<usize>, ConfigError> {
+    let on = props.bool("aggregation")?.unwrap_or(false);
+    let max_size = props.uint("aggregation_max_size", 1, max_record_size)?;
+    if max_size.is_some() && !on {
+        return Err(ConfigError::new(
+            "properties.aggregation_max_size",
+            "applies to aggregation only; set aggregation: true as well",
+        ));
+    }
+    let default = (crate::aggregate::DEFAULT_MAX_SIZE as u64).min(max_record_size);
+    Ok(on.then(|| max_size.unwrap_or(default) as usize))
 }
 
 fn retry_policy(props: &Obj) -> Result<RetryPolicy, ConfigError> {

@@ -461,3 +461,24 @@ fn dont_send_logs_only_counts_with_debug_status() {
     assert_eq!(on(false, true), Debug::default(), "SPEC 6: no effect without status");
     assert_eq!(ok(base()).debug, Debug::default());
 }
+
+#[test]
+fn aggregation_is_off_by_default_and_its_size_capped_by_the_record_limit() {
+    assert_eq!(ok(base()).aggregation, None);
+    assert_eq!(ok(with(json!({"aggregation": false}))).aggregation, None);
+    assert_eq!(ok(with(json!({"aggregation": "true"}))).aggregation, Some(51_200));
+    assert_eq!(
+        ok(with(json!({"aggregation": true, "max_record_size": 1000}))).aggregation,
+        Some(1000),
+        "the default never exceeds max_record_size"
+    );
+    let sized = json!({"aggregation": true, "aggregation_max_size": 1_048_576});
+    assert_eq!(ok(with(sized)).aggregation, Some(1_048_576));
+    let over = err(with(json!({"aggregation": true, "aggregation_max_size": 1_048_577})));
+    assert_eq!(over.field, "properties.aggregation_max_size");
+    assert!(over.message.contains("1..=1048576"), "{}", over.message);
+    let alone = err(with(json!({"aggregation_max_size": 1000})));
+    assert_eq!(alone.field, "properties.aggregation_max_size");
+    assert!(alone.message.contains("aggregation: true"), "{}", alone.message);
+    assert_eq!(err(with(json!({"aggregation": "yes"}))).field, "properties.aggregation");
+}
