@@ -3,7 +3,12 @@
 //! A batch closes when it holds `max_events` records or when the next record
 //! would push it past `max_request_size` (AWS counts data + partition key
 //! bytes, before base64), so every closed batch is a valid request.
+//!
+//! With aggregation the same limits apply to the Kinesis records the events
+//! are packed into ([`Packer`]): a batch closes when the next event would
+//! need a Kinesis record past `max_events` or bytes past `max_request_size`.
 
+use crate::aggregate::{Aggregate, Packer, Placement};
 use std::collections::VecDeque;
 
 /// One event on its way to becoming a Kinesis record.
@@ -33,6 +38,16 @@ pub struct Batch {
     pub records: Vec<Record>,
     /// Sum over records of data + partition key bytes.
     pub payload_bytes: usize,
+    /// With aggregation, the events instead, one Kinesis record per
+    /// aggregate (an aggregate of one event is sent plain); `records` is empty.
+    pub aggregates: Vec<Aggregate>,
+}
+
+impl Batch {
+    /// Events in the batch.
+    pub fn events(&self) -> usize {
+        self.records.len() + self.aggregates.iter().map(Aggregate::len).sum::<usize>()
+    }
 }
 
 /// Limits a batch must respect.
@@ -50,6 +65,8 @@ pub struct Batcher {
     limits: BatchLimits,
     open: Batch,
     ready: VecDeque<Batch>,
+    /// With aggregation: packs the open batch's events.
+    packer: Option<Packer>,
 }
 
 impl Batcher {
@@ -58,6 +75,15 @@ impl Batcher {
             limits,
             open: Batch::default(),
             ready: VecDeque::new(),
+            packer: None,
+        }
+    }
+
+    /// A batcher that packs events with `packer` ([`Self::add_placed`]).
+    pub fn aggregating(limits: BatchLimits, packer: Packer) -> Self {
+        Self {
+            packer: Some(packer),
+            ..Self::new(limits)
         }
     }
 
@@ -84,9 +110,31 @@ impl Batcher {
         }
     }
 
+    /// Adds a record that fits the record limit to an aggregating batcher
+    /// (panics on another), packed by `placement`.
+    pub fn add_placed(&mut self, record: Record, placement: Placement) {
+        let limits = self.limits;
+        let packer = self.packer.as_ref().expect("an aggregating batcher");
+        let (records, bytes) = packer.cost(&record, &placement);
+        let full = packer.units() + records > limits.max_events || packer.payload() + bytes > limits.max_request_size;
+        if full && !packer.is_empty() {
+            self.close();
+        }
+        let packer = self.packer.as_mut().expect("an aggregating batcher");
+        packer.add(record, placement);
+        // Every event that comes adds bytes: nothing fits a full batch.
+        if packer.payload() >= limits.max_request_size {
+            self.close();
+        }
+    }
+
     /// Closes the open batch, if it has records, so it can be sent.
     pub fn close(&mut self) {
-        if !self.open.records.is_empty() {
+        if let Some(packer) = self.packer.as_mut().filter(|p| !p.is_empty()) {
+            self.open.payload_bytes += packer.payload();
+            self.open.aggregates = packer.take();
+        }
+        if !self.open.records.is_empty() || !self.open.aggregates.is_empty() {
             self.ready.push_back(std::mem::take(&mut self.open));
         }
     }
@@ -108,7 +156,8 @@ impl Batcher {
 
     /// Records buffered, open or closed.
     pub fn len(&self) -> usize {
-        self.open.records.len() + self.ready.iter().map(|b| b.records.len()).sum::<usize>()
+        let packed = self.packer.as_ref().map_or(0, Packer::events);
+        self.open.records.len() + packed + self.ready.iter().map(Batch::events).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -95,6 +95,10 @@ pub mod codes {
     pub const INSTANCE_METADATA_CREDENTIALS_ERROR: &str = "InstanceMetadataCredentialsError";
     /// Extension `role_arn`: STS `AssumeRole` failed.
     pub const ASSUME_ROLE_ERROR: &str = "AssumeRoleError";
+    /// Extension `aggregation`: the event's aggregate landed on another shard
+    /// than the one it was packed for (the stream was resharded), one whose
+    /// hash key range does not hold the event: it is sent again.
+    pub const SHARD_MISMATCH: &str = "ShardMismatch";
 }
 
 /// Kinesis (and STS) saying the credentials' session token expired: with

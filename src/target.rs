@@ -9,6 +9,7 @@
 //! `delivery`, one attempt in `exchange`, scheduled runs in `schedule`, the
 //! debug line in `debug`.
 
+use crate::aggregate::Packer;
 use crate::batch::{BatchLimits, Batcher, Record};
 use crate::config::TargetConfig;
 use crate::credentials::Provider;
@@ -25,9 +26,11 @@ use std::time::Duration;
 mod debug;
 mod delivery;
 mod exchange;
+mod grouping;
 mod schedule;
 use debug::event_line;
 use exchange::Outbound;
+use grouping::Grouping;
 use schedule::Runs;
 
 /// `not_before` of a retry that waits for the next scheduled run.
@@ -52,6 +55,8 @@ pub struct Target<T: Transport, C, L> {
     flushing: bool,
     /// Feeds `{{random}}` partition keys.
     key_seed: u64,
+    /// With `aggregation`: which events may share a Kinesis record.
+    grouping: Option<Grouping>,
     transport: T,
     clock: C,
     log: L,
@@ -73,7 +78,8 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             key_seed: seed | 1,
             encoder: encoder(&config),
             credentials: Provider::new(config.credentials.clone(), &config.region, seed),
-            batcher: Batcher::new(limits(&config)),
+            batcher: batcher(&config),
+            grouping: Grouping::new(&config),
             backoff: Backoff::new(config.retry, seed),
             config,
             retries: VecDeque::new(),
@@ -97,7 +103,8 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.flush();
         self.encoder = encoder(&config);
         self.credentials = Provider::new(config.credentials.clone(), &config.region, self.key_seed);
-        self.batcher = Batcher::new(limits(&config));
+        self.batcher = batcher(&config);
+        self.grouping = Grouping::new(&config);
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
         self.runs = config.interval.map(|every| Runs::new(every, self.clock.monotonic()));
         self.config = config;
@@ -108,6 +115,9 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub fn push(&mut self, events: impl IntoIterator<Item = Record>) -> usize {
         let mut taken = 0;
         let mut events = events.into_iter();
+        if self.config.enabled && !self.config.debug.dont_send {
+            self.refresh_shards_if_due();
+        }
         for mut record in events.by_ref() {
             if !self.config.enabled {
                 self.log_event(&record);
@@ -158,7 +168,13 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 continue;
             }
             self.held_bytes += record.data.len();
-            self.batcher.add(record);
+            match &self.grouping {
+                Some(grouping) => {
+                    let placement = grouping.place(&record);
+                    self.batcher.add_placed(record, placement);
+                }
+                None => self.batcher.add(record),
+            }
             if self.batcher.has_ready() && self.in_flight.len() < self.config.max_in_flight {
                 self.pump();
             }
@@ -214,7 +230,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub fn stats(&self) -> Stats {
         let mut stats = self.stats.clone();
         stats.in_flight_requests = self.in_flight.len() as u64;
-        stats.in_flight_events = self.in_flight.iter().map(|(o, _)| o.items.len() as u64).sum();
+        stats.in_flight_events = self.in_flight.iter().map(|(o, _)| o.events() as u64).sum();
         stats.buffered_events = (self.batcher.len() + self.waiting_retries()) as u64;
         stats.buffered_bytes = self.held_bytes as u64;
         stats
@@ -222,7 +238,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
 
     /// Events accepted and not settled yet.
     pub fn pending(&self) -> usize {
-        let in_flight: usize = self.in_flight.iter().map(|(o, _)| o.items.len()).sum();
+        let in_flight: usize = self.in_flight.iter().map(|(o, _)| o.events()).sum();
         self.batcher.len() + self.waiting_retries() + in_flight
     }
 
@@ -240,7 +256,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     }
 
     fn waiting_retries(&self) -> usize {
-        self.retries.iter().map(|o| o.items.len()).sum()
+        self.retries.iter().map(Outbound::events).sum()
     }
 
     fn log_event(&self, record: &Record) {
@@ -285,6 +301,18 @@ fn limits(config: &TargetConfig) -> BatchLimits {
         max_events: config.max_events,
         max_request_size: config.max_request_size,
         partition_key_len: config.partition_key.as_static().map_or(0, str::len),
+    }
+}
+
+/// With `aggregation`, a batcher that packs events into aggregates.
+fn batcher(config: &TargetConfig) -> Batcher {
+    match config.aggregation {
+        Some(max_size) => {
+            let key = config.partition_key.as_static().unwrap_or(DEFAULT_KEY);
+            let packer = Packer::new(max_size, key, config.explicit_hash_key.as_deref());
+            Batcher::aggregating(limits(config), packer)
+        }
+        None => Batcher::new(limits(config)),
     }
 }
 

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Starts `request` and waits for its end: each step is bounded by the
 /// request's timeout (the transport enforces it), the whole by three of them.
-pub(super) fn fetch<T: Transport, C: Clock>(
+/// Also how a target asks Kinesis for its shards (ListShards).
+pub(crate) fn fetch<T: Transport, C: Clock>(
     transport: &mut T,
     clock: &C,
     request: HttpRequest<'_>,

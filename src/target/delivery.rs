@@ -2,9 +2,9 @@
 //! `max_in_flight` allows, and deciding what a failed attempt becomes (a
 //! retry behind a backoff, a wait for the next run, or a final failure).
 
-use super::exchange::{self, Attempted, Outbound, Waiting};
+use super::exchange::{self, Attempted, Entry, Outbound, Waiting};
 use super::{NEXT_RUN, Runs, Target};
-use crate::batch::Record;
+use crate::encode::PUT_RECORDS_TARGET;
 use crate::report::{Failure, Outcome, codes, is_expired_token_code};
 use crate::response::RecordResult;
 use crate::retry::is_ambiguous;
@@ -107,8 +107,9 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// Encodes, signs and hands one request to the transport.
     fn start(&mut self, mut outbound: Outbound, now: Duration) {
         if outbound.attempts > 0 {
-            self.stats.retries += outbound.items.len() as u64;
-            self.stats.ambiguous_retries += outbound.items.iter().filter(|w| w.ambiguous).count() as u64;
+            self.stats.retries += outbound.events() as u64;
+            let ambiguous = outbound.items.iter().filter(|w| w.ambiguous);
+            self.stats.ambiguous_retries += ambiguous.map(|w| w.entry.events() as u64).sum::<u64>();
         }
         outbound.attempts += 1;
         outbound.first_attempt.get_or_insert(now);
@@ -119,9 +120,8 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 return self.finish(outbound, Attempted::failed(sent, failure, false));
             }
         };
-        let records: Vec<&Record> = outbound.items.iter().map(|w| &w.record).collect();
-        let body = self.encoder.encode(&records);
-        let request = match exchange::signed_request(&self.config, signer, body, self.clock.now()) {
+        let body = exchange::body(&self.encoder, &outbound.items);
+        let request = match exchange::signed_request(&self.config, signer, PUT_RECORDS_TARGET, body, self.clock.now()) {
             Ok(request) => request,
             Err(failure) => {
                 let sent = outbound.items.len();
@@ -142,44 +142,69 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     }
 
     /// Settles what an attempt delivered or failed for good; queues the
-    /// retryable rest behind a backoff while the retry budget allows.
+    /// retryable rest behind a backoff while the retry budget allows. An
+    /// aggregate's outcome is each of its events'.
     fn finish(&mut self, outbound: Outbound, mut attempted: Attempted) {
         let now = self.clock.monotonic();
         self.refresh_if_expired(&mut attempted);
         let mut again = Vec::new();
+        let mut misplaced = Vec::new();
         for (item, result) in outbound.items.into_iter().zip(attempted.results) {
-            let held = item.record.data.len();
             match result {
                 RecordResult::Delivered {
                     shard_id,
                     sequence_number,
-                } => self.settle(
-                    item.record.id,
-                    held,
-                    Outcome::Delivered {
-                        shard_id,
-                        sequence_number,
-                    },
-                ),
+                } => match item.entry {
+                    Entry::Plain(record) => self.settle(
+                        record.id,
+                        record.data.len(),
+                        Outcome::Delivered {
+                            shard_id,
+                            sequence_number,
+                        },
+                    ),
+                    Entry::Packed(aggregate) => {
+                        misplaced.extend(self.deliver_packed(aggregate, shard_id, sequence_number));
+                    }
+                },
                 RecordResult::Failed(f) if f.retryable => {
                     let ambiguous = is_ambiguous(&f, attempted.ambiguous);
                     again.push(Waiting {
                         ambiguous,
                         maybe_delivered: item.maybe_delivered || ambiguous,
-                        record: item.record,
+                        entry: item.entry,
                         failure: Some(f),
                     })
                 }
                 RecordResult::Failed(mut f) => {
                     f.maybe_delivered = item.maybe_delivered || is_ambiguous(&f, attempted.ambiguous);
-                    self.settle(item.record.id, held, Outcome::Failed(f));
+                    self.fail(item.entry, f);
                 }
             }
+        }
+        if !misplaced.is_empty() {
+            // In the stream already, in a shard whose consumers may skip them.
+            let failure = Failure::target(
+                codes::SHARD_MISMATCH,
+                "the aggregate landed on a shard that does not hold this event's hash key \
+                 (the stream was resharded); it is in that shard, where the KCL skips it",
+                true,
+            );
+            again.extend(self.repack(misplaced).into_iter().map(|aggregate| Waiting {
+                entry: Entry::new(aggregate),
+                failure: Some(Failure {
+                    maybe_delivered: true,
+                    ..failure.clone()
+                }),
+                ambiguous: true,
+                maybe_delivered: true,
+            }));
         }
         if again.is_empty() {
             return;
         }
         let first = outbound.first_attempt.unwrap_or(now);
+        let attempts = outbound.attempts;
         // SPEC 5: a scheduled run's failures wait for the next run, not a backoff;
         // `max_retries` still bounds them, `retry_max_duration` does not.
         let (not_before, elapsed) = if self.scheduled() {
@@ -189,22 +214,46 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             (now + delay, (now + delay).saturating_sub(first))
         };
         if self.backoff.allows(outbound.attempts, elapsed) {
-            self.retries.push_back(Outbound {
-                items: again,
-                attempts: outbound.attempts,
-                first_attempt: Some(first),
-                not_before,
-            });
+            // What failed of one request fits one, unless events of a
+            // misplaced aggregate were packed anew: cut by the limits.
+            let mut items = Vec::new();
+            let mut bytes = 0;
+            for item in again {
+                let size = match &item.entry {
+                    Entry::Plain(record) => self.batcher.record_size(record),
+                    Entry::Packed(aggregate) => aggregate.size(),
+                };
+                if items.len() >= self.config.max_events || bytes + size > self.config.max_request_size {
+                    self.retries
+                        .push_back(Outbound::again(std::mem::take(&mut items), attempts, first, not_before));
+                    bytes = 0;
+                }
+                bytes += size;
+                items.push(item);
+            }
+            self.retries
+                .push_back(Outbound::again(items, attempts, first, not_before));
             return;
         }
-        let attempts = outbound.attempts;
         for item in again {
             let mut failure = item
                 .failure
                 .unwrap_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true));
             failure.message = format!("{} (after {attempts} attempts)", failure.message);
             failure.maybe_delivered = item.maybe_delivered;
-            self.settle(item.record.id, item.record.data.len(), Outcome::Failed(failure));
+            self.fail(item.entry, failure);
+        }
+    }
+
+    /// Settles each event of `entry` as failed.
+    fn fail(&mut self, entry: Entry, failure: Failure) {
+        match entry {
+            Entry::Plain(record) => self.settle(record.id, record.data.len(), Outcome::Failed(failure)),
+            Entry::Packed(aggregate) => {
+                for (record, _) in aggregate.into_records() {
+                    self.settle(record.id, record.data.len(), Outcome::Failed(failure.clone()));
+                }
+            }
         }
     }
 

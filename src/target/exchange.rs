@@ -1,9 +1,10 @@
 //! One PutRecords attempt: the records it carries, the signed request, and
 //! what its answer (or its failure) means for each record.
 
+use crate::aggregate::{self, Aggregate};
 use crate::batch::{Batch, Record};
 use crate::config::TargetConfig;
-use crate::encode::{CONTENT_TYPE, PUT_RECORDS_TARGET};
+use crate::encode::{CONTENT_TYPE, Outgoing, PutRecordsEncoder};
 use crate::endpoint::Scheme;
 use crate::report::{Failure, Origin, codes};
 use crate::response::{self, PutRecordsResponse, RecordResult};
@@ -11,9 +12,58 @@ use crate::send::{Exchanged, HttpRequest, Method};
 use crate::sign::Signer;
 use std::time::{Duration, SystemTime};
 
-/// A record on its way, with what happened to it last time.
+/// What one Kinesis record of a request carries.
+pub(super) enum Entry {
+    /// One event, sent as it is.
+    Plain(Record),
+    /// Events of one shard, sent as one KPL aggregate: its outcome is each one's.
+    Packed(Aggregate),
+}
+
+impl Entry {
+    /// An aggregate of one event is sent plain.
+    pub fn new(mut aggregate: Aggregate) -> Self {
+        match aggregate.take_single() {
+            Some(record) => Entry::Plain(record),
+            None => Entry::Packed(aggregate),
+        }
+    }
+
+    /// Events it carries.
+    pub fn events(&self) -> usize {
+        match self {
+            Entry::Plain(_) => 1,
+            Entry::Packed(a) => a.len(),
+        }
+    }
+
+    /// How it goes on the wire: an aggregate is encoded now, pinned to its
+    /// first event's shard by `ExplicitHashKey`.
+    fn outgoing(&self) -> Outgoing<'_> {
+        match self {
+            Entry::Plain(record) => Outgoing {
+                data: (&record.data[..]).into(),
+                partition_key: record.partition_key.as_deref(),
+                explicit_hash_key: None,
+            },
+            Entry::Packed(a) => Outgoing {
+                data: a.encode().into(),
+                partition_key: a.partition_key(),
+                explicit_hash_key: Some(aggregate::decimal(a.placement().hash_key)),
+            },
+        }
+    }
+}
+
+/// The PutRecords body for these entries, in order.
+pub(super) fn body(encoder: &PutRecordsEncoder, items: &[Waiting]) -> Vec<u8> {
+    let records: Vec<Outgoing> = items.iter().map(|w| w.entry.outgoing()).collect();
+    encoder.encode(&records)
+}
+
+/// A Kinesis record on its way, with what happened to it last time.
 pub(super) struct Waiting {
-    pub record: Record,
+    pub entry: Entry,
     /// The last retryable failure, reported if the retry budget runs out.
     pub failure: Option<Failure>,
     /// The last attempt may have landed it: re-sending may duplicate.
@@ -73,10 +123,11 @@ pub(super) fn read(sent: usize, exchanged: Exchanged) -> Attempted {
     }
 }
 
-/// The PutRecords request for `body`, signed at `now`.
+/// The Kinesis request for `body` (`operation`: PutRecords, ListShards), signed at `now`.
 pub(super) fn signed_request<'a>(
     config: &'a TargetConfig,
     signer: &Signer,
+    operation: &str,
     body: Vec<u8>,
     now: SystemTime,
 ) -> Result<HttpRequest<'a>, Failure> {
@@ -84,7 +135,7 @@ pub(super) fn signed_request<'a>(
         Scheme::Http => "http",
         Scheme::Https => "https",
     };
-    let base = [("content-type", CONTENT_TYPE), ("x-amz-target", PUT_RECORDS_TARGET)];
+    let base = [("content-type", CONTENT_TYPE), ("x-amz-target", operation)];
     let added = signer
         .sign(scheme, &config.endpoint.authority, &base, &body, now)
         .map_err(|message| Failure::target(codes::SIGNING_ERROR, message, false))?;
@@ -101,14 +152,30 @@ pub(super) fn signed_request<'a>(
 }
 
 impl Outbound {
+    /// Records of an earlier request for another attempt.
+    pub fn again(items: Vec<Waiting>, attempts: u32, first_attempt: Duration, not_before: Duration) -> Self {
+        Self {
+            items,
+            attempts,
+            first_attempt: Some(first_attempt),
+            not_before,
+        }
+    }
+
+    /// Events it carries.
+    pub fn events(&self) -> usize {
+        self.items.iter().map(|w| w.entry.events()).sum()
+    }
+
     /// A batch's records on their first attempt.
     pub fn fresh(batch: Batch) -> Self {
+        let plain = batch.records.into_iter().map(Entry::Plain);
+        let packed = batch.aggregates.into_iter().map(Entry::new);
         Self {
-            items: batch
-                .records
-                .into_iter()
-                .map(|record| Waiting {
-                    record,
+            items: plain
+                .chain(packed)
+                .map(|entry| Waiting {
+                    entry,
                     failure: None,
                     ambiguous: false,
                     maybe_delivered: false,

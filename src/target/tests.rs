@@ -15,6 +15,7 @@ type Answer = Box<dyn Fn(&[serde_json::Value]) -> Result<HttpResponse, Transport
 /// Answers a credential provider's request (anything without `x-amz-target`).
 type ProviderAnswer = Box<dyn FnMut(&Seen) -> Result<HttpResponse, TransportError>>;
 
+mod aggregation;
 mod credentials;
 
 /// A request as the transport saw it.
@@ -49,6 +50,9 @@ struct Script {
     /// Credential provider requests, and who answers them (default: refused).
     provider_calls: Rc<RefCell<Vec<Seen>>>,
     provider: Rc<RefCell<Option<ProviderAnswer>>>,
+    /// ListShards requests, and who answers them (default: refused).
+    list_shards_calls: Rc<RefCell<Vec<Seen>>>,
+    list_shards: Rc<RefCell<Option<ProviderAnswer>>>,
 }
 
 impl crate::send::Log for Script {
@@ -76,6 +80,28 @@ impl Transport for Script {
             };
             self.provider_calls.borrow_mut().push(seen.clone());
             let answer = match self.provider.borrow_mut().as_mut() {
+                Some(answer) => answer(&seen),
+                None => Err(TransportError {
+                    code: codes::CONNECTION_ERROR,
+                    message: "connection refused".to_string(),
+                    ambiguous: false,
+                }),
+            };
+            return Ok(Pending {
+                ready_at: self.clock.get() + self.latency.get(),
+                answer: Some(answer),
+            });
+        }
+        let target = request.headers.iter().find(|(k, _)| k == "x-amz-target");
+        if target.is_some_and(|(_, v)| v == crate::shards::LIST_SHARDS_TARGET) {
+            let seen = Seen {
+                method: request.method,
+                url: request.endpoint.url(),
+                headers: request.headers.clone(),
+                body: String::from_utf8(request.body).unwrap(),
+            };
+            self.list_shards_calls.borrow_mut().push(seen.clone());
+            let answer = match self.list_shards.borrow_mut().as_mut() {
                 Some(answer) => answer(&seen),
                 None => Err(TransportError {
                     code: codes::CONNECTION_ERROR,

@@ -1,0 +1,175 @@
+//! KPL aggregation's side of a target: where each event goes (its hash key
+//! and shard), the ListShards map behind that, and what a put that landed on
+//! another shard than its aggregate was packed for means for its events.
+
+use super::exchange;
+use super::{Target, TargetConfig};
+use crate::aggregate::{self, Aggregate, Group, Packer, Placement};
+use crate::batch::Record;
+use crate::credentials::fetch_blocking;
+use crate::partition_key::DEFAULT_KEY;
+use crate::report::{Failure, Outcome};
+use crate::response::{self, PutRecordsResponse};
+use crate::send::{Clock, Log, Transport};
+use crate::shards::{self, LIST_SHARDS_TARGET, Shard, Shards};
+
+/// How a target with `aggregation` groups its events.
+pub(super) struct Grouping {
+    /// The one hash key of every event: `explicit_hash_key`, or the static
+    /// partition key's. `None`: each event's own key decides.
+    fixed: Option<u128>,
+    /// Only when keys differ per event is the shard map worth asking for.
+    shards: Option<Shards>,
+}
+
+impl Grouping {
+    /// `None` without `aggregation`.
+    pub fn new(config: &TargetConfig) -> Option<Self> {
+        config.aggregation?;
+        let fixed = match (&config.explicit_hash_key, config.partition_key.as_static()) {
+            (Some(hash_key), _) => hash_key.parse::<u128>().ok(),
+            (None, Some(key)) => Some(aggregate::hash_key(key)),
+            (None, None) => None,
+        };
+        Some(Self {
+            fixed,
+            shards: fixed.is_none().then(Shards::default),
+        })
+    }
+
+    /// Where `record` goes: with one hash key for all there is one group;
+    /// else the shard map's shard, or (without a map) the key's own group.
+    pub fn place(&self, record: &Record) -> Placement {
+        let hash = self
+            .fixed
+            .unwrap_or_else(|| aggregate::hash_key(record.partition_key.as_deref().unwrap_or(DEFAULT_KEY)));
+        match &self.shards {
+            Some(shards) => shards.place(hash),
+            None => Placement {
+                group: Group::Key(hash),
+                hash_key: hash,
+            },
+        }
+    }
+}
+
+impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
+    /// Asks ListShards when the map is missing and the last failure is old
+    /// enough; says so once when events are grouped by key instead.
+    pub(super) fn refresh_shards_if_due(&mut self) {
+        let now = self.clock.monotonic();
+        let due = self
+            .grouping
+            .as_ref()
+            .and_then(|g| g.shards.as_ref())
+            .is_some_and(|s| s.due(now));
+        if !due {
+            return;
+        }
+        let listed = self.list_shards();
+        let line = self
+            .grouping
+            .as_mut()
+            .and_then(|g| g.shards.as_mut())
+            .and_then(|s| s.update(listed, now));
+        if let Some(line) = line {
+            self.log.log(&self.config.name, &line);
+        }
+    }
+
+    /// Every page of ListShards, waited for like a credential provider's answer.
+    fn list_shards(&mut self) -> Result<Vec<Shard>, String> {
+        let mut listed = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..shards::MAX_PAGES {
+            let body = shards::request_body(&self.config.stream, token.as_deref());
+            let signer = self
+                .credentials
+                .signer(&mut self.transport, &self.clock)
+                .map_err(said)?;
+            let mut request =
+                exchange::signed_request(&self.config, signer, LIST_SHARDS_TARGET, body, self.clock.now())
+                    .map_err(said)?;
+            request.timeout = request.timeout.min(shards::TIMEOUT);
+            let answer = fetch_blocking(&mut self.transport, &self.clock, request)
+                .map_err(|e| said(Failure::target(e.code, e.message, false)))?;
+            if !(200..300).contains(&answer.status)
+                && let PutRecordsResponse::RequestFailed(f) =
+                    response::parse(answer.status, answer.error_type.as_deref(), &answer.body, 0)
+            {
+                return Err(said(f));
+            }
+            let (page, next) = shards::parse_page(&answer.body)?;
+            listed.extend(page);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(listed),
+            }
+        }
+        Err(format!("more than {} pages of shards", shards::MAX_PAGES))
+    }
+
+    /// Settles the events of an aggregate Kinesis took into `shard_id`.
+    ///
+    /// When that is not the shard it was packed for, the stream was
+    /// resharded: the map is fetched again, and the events whose hash key the
+    /// shard does not hold are returned to be sent again. They are in the
+    /// stream, but the KCL skips user records outside a shard's hash key
+    /// range; the KPL sends them again too.
+    pub(super) fn deliver_packed(
+        &mut self,
+        aggregate: Aggregate,
+        shard_id: String,
+        sequence_number: String,
+    ) -> Vec<Record> {
+        let placement = aggregate.placement();
+        let shards = self.grouping.as_mut().and_then(|g| g.shards.as_mut());
+        let range = match shards {
+            Some(shards) if !shards.expected(placement.group, &shard_id) => {
+                if let Group::Shard { generation, .. } = placement.group
+                    && shards.invalidate(generation)
+                {
+                    self.refresh_shards_if_due();
+                }
+                let shards = self.grouping.as_ref().and_then(|g| g.shards.as_ref());
+                let landed = shards.and_then(Shards::map).and_then(|m| m.shard(&shard_id));
+                // Unknown: only what shares the first event's hash key surely belongs there.
+                Some(landed.map_or((placement.hash_key, placement.hash_key), |s| (s.start, s.end)))
+            }
+            _ => None,
+        };
+        let mut misplaced = Vec::new();
+        for (record, hash) in aggregate.into_records() {
+            if range.is_some_and(|(start, end)| hash < start || hash > end) {
+                misplaced.push(record);
+                continue;
+            }
+            let outcome = Outcome::Delivered {
+                shard_id: shard_id.clone(),
+                sequence_number: sequence_number.clone(),
+            };
+            self.settle(record.id, record.data.len(), outcome);
+        }
+        misplaced
+    }
+
+    /// Packs events to be sent again by the current map.
+    pub(super) fn repack(&self, records: Vec<Record>) -> Vec<Aggregate> {
+        let max_size = self.config.aggregation.unwrap_or(aggregate::DEFAULT_MAX_SIZE);
+        let key = self.config.partition_key.as_static().unwrap_or(DEFAULT_KEY);
+        let mut packer = Packer::new(max_size, key, self.config.explicit_hash_key.as_deref());
+        for record in records {
+            let placement = match &self.grouping {
+                Some(grouping) => grouping.place(&record),
+                None => Shards::default().place(0),
+            };
+            packer.add(record, placement);
+        }
+        packer.take()
+    }
+}
+
+/// A failure as the fallback's log line names it.
+fn said(failure: Failure) -> String {
+    format!("{}: {}", failure.code, failure.message)
+}
