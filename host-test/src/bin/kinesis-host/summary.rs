@@ -48,6 +48,12 @@ pub struct TargetSummary {
     pub region: String,
     pub endpoint: String,
     pub trapped: Option<String>,
+    /// Why the instance stopped, as a code: `MemoryLimitExceeded`,
+    /// `CallBudgetExceeded` or `TargetTrapped`; absent while it runs.
+    pub stopped: Option<String>,
+    /// What the host measured of the instance: peak linear memory, its cap,
+    /// requests the outbound policy refused.
+    pub host: kinesis_host::HostStats,
     /// `interval` in seconds for a scheduled target; it was flushed at end of input.
     pub interval_s: Option<f64>,
     #[serde(flatten)]
@@ -108,6 +114,8 @@ impl Summary {
                 region: t.info.region.clone(),
                 endpoint: t.info.endpoint.clone(),
                 trapped: t.trapped().map(str::to_string),
+                stopped: t.broken_code().map(str::to_string),
+                host: t.host_stats(),
                 interval_s: t.info.interval_ms.map(|ms| ms as f64 / 1000.0),
                 // Failures are listed once, at the top level, with their target.
                 tally: Tally {
@@ -177,9 +185,18 @@ impl Summary {
                     t.tally.backpressure_waits
                 );
             }
-            if let Some(trap) = &t.trapped {
-                println!("  the instance trapped: {trap}");
+            if let (Some(code), Some(why)) = (&t.stopped, &t.trapped) {
+                println!("  the instance stopped ({code}): {why}");
             }
+            println!(
+                "  memory {} KiB of {} KiB{}",
+                t.host.memory_bytes / 1024,
+                t.host.memory_limit / 1024,
+                match t.host.denied_requests {
+                    0 => String::new(),
+                    n => format!(", requests refused by the outbound policy: {n}"),
+                }
+            );
             if t.tally.protocol_errors > 0 {
                 println!(
                     "  protocol errors (outcomes missing or duplicated): {}",
