@@ -46,9 +46,11 @@ struct Component;
 
 impl wit::Guest for Component {
     fn configure(config: String) -> Result<wit::TargetInfo, wit::ConfigError> {
-        let config = config::parse(&config).map_err(|e| wit::ConfigError {
-            field: e.field,
-            message: e.message,
+        let config = config::parse_with_env(&config, crate::credentials::Environment::from_process()).map_err(|e| {
+            wit::ConfigError {
+                field: e.field,
+                message: e.message,
+            }
         })?;
         let info = target_info(&config);
         STATE.with_borrow_mut(|state| match &mut state.target {

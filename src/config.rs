@@ -53,24 +53,8 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// Static credentials from `key` / `secret` / `session`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: Option<String>,
-}
-
-// Secrets must never reach a log line, even through `{:?}`.
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
+pub use crate::credentials::Credentials;
+use crate::credentials::{AssumeRole, CredentialConfig, Environment, Source};
 
 /// Where the stream is named: by name, or by ARN (sent as `StreamARN`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +79,8 @@ pub struct TargetConfig {
     pub enabled: bool,
     pub description: Option<String>,
     pub pipelines: Vec<String>,
-    pub credentials: Credentials,
+    /// `key`/`secret`/`session`, or the provider chain; extension `role_arn`.
+    pub credentials: CredentialConfig,
     pub region: String,
     pub endpoint: Endpoint,
     pub stream: StreamRef,
@@ -184,6 +169,10 @@ const PROPERTY_FIELDS: &[&str] = &[
     "max_in_flight",
     "max_buffer_size",
     "explicit_hash_key",
+    "role_arn",
+    "external_id",
+    "session_name",
+    "sts_endpoint",
 ];
 const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 
@@ -196,6 +185,21 @@ const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 /// assert_eq!(cfg.endpoint.url(), "https://kinesis.us-east-1.amazonaws.com/");
 /// ```
 pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
+    parse_with_env(json, Environment::default())
+}
+
+/// [`parse`] within an environment: where the config does not set them, `AWS_ENDPOINT_URL_KINESIS` / `AWS_ENDPOINT_URL` give the
+/// endpoint, `AWS_ENDPOINT_URL_STS` the STS endpoint, and without `key` and
+/// `secret` the provider chain reads its variables from `env`.
+///
+/// ```
+/// use kinesis_target::credentials::Environment;
+/// let env = Environment::from_vars([("AWS_ENDPOINT_URL_KINESIS".into(), "http://127.0.0.1:4567".into())]);
+/// let cfg = kinesis_target::config::parse_with_env(r#"{"name":"t","type":"amazonkinesis",
+///   "properties":{"region":"us-east-1","stream":"logs"}}"#, env).unwrap();
+/// assert_eq!(cfg.endpoint.url(), "http://127.0.0.1:4567/");
+/// ```
+pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, ConfigError> {
     let value: Value =
         // `from_slice`, not `from_str`: the answer parser already links the
         // slice reader, and a second reader is ~8 KB more component.
@@ -220,7 +224,7 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
     let props = Obj::new("properties", props_value)?;
     props.deny_unknown(PROPERTY_FIELDS)?;
 
-    let credentials = credentials(&props)?;
+    let source = credentials(&props, env.clone())?;
     let region = props.string("region")?.ok_or_else(|| props.missing("region"))?;
     if region.is_empty()
         || !region
@@ -232,9 +236,12 @@ pub fn parse(json: &str) -> Result<TargetConfig, ConfigError> {
             format!("must be an AWS region such as us-east-1 (lowercase letters, digits, '-'), got {region:?}"),
         ));
     }
-    let endpoint = match props.string("endpoint")? {
-        Some(url) => Endpoint::parse(&url).map_err(|e| ConfigError::new("properties.endpoint", e))?,
-        None => Endpoint::for_region(&region),
+    let endpoint = endpoint_url(&props, "endpoint", &env, "KINESIS")?.unwrap_or_else(|| Endpoint::for_region(&region));
+    let credentials = CredentialConfig {
+        source,
+        assume_role: assume_role(&props)?,
+        sts_endpoint: endpoint_url(&props, "sts_endpoint", &env, "STS")?
+            .unwrap_or_else(|| Endpoint::sts_for_region(&region)),
     };
     let stream = stream(&props)?;
     let partition_key = partition_key(&props)?;
@@ -316,13 +323,6 @@ fn retry_policy(props: &Obj) -> Result<RetryPolicy, ConfigError> {
         ));
     }
     Ok(policy)
-}
-
-fn later(field: &str, what: &str) -> ConfigError {
-    ConfigError::new(
-        field,
-        format!("{what} is not supported yet by this version of the target"),
-    )
 }
 
 /// SPEC 6: `debug.status` logs each event; with it, `dont_send_logs` sends nothing.
@@ -423,26 +423,87 @@ fn interval_seconds(v: &Value) -> Result<f64, String> {
         })
 }
 
-fn credentials(props: &Obj) -> Result<Credentials, ConfigError> {
+/// `key` and `secret` together, or neither: then the provider chain.
+fn credentials(props: &Obj, env: Environment) -> Result<Source, ConfigError> {
     let key = props.string("key")?.filter(|s| !s.is_empty());
     let secret = props.string("secret")?.filter(|s| !s.is_empty());
     let session = props.string("session")?.filter(|s| !s.is_empty());
     match (key, secret) {
-        (Some(access_key_id), Some(secret_access_key)) => Ok(Credentials {
+        (Some(access_key_id), Some(secret_access_key)) => Ok(Source::Static(Credentials {
             access_key_id,
             secret_access_key,
             session_token: session,
-        }),
+            expires: None,
+        })),
         (Some(_), None) => Err(ConfigError::new("properties.secret", "required when key is set")),
         (None, Some(_)) => Err(ConfigError::new("properties.key", "required when secret is set")),
         (None, None) if session.is_some() => {
             Err(ConfigError::new("properties.session", "needs key and secret as well"))
         }
-        (None, None) => Err(later(
-            "properties.key",
-            "credentials from the environment or an instance role (set key and secret)",
-        )),
+        (None, None) => Ok(Source::Chain(env)),
     }
+}
+
+/// Extension `role_arn` (+ `external_id`, `session_name`), as in Vector and Fluent Bit.
+fn assume_role(props: &Obj) -> Result<Option<AssumeRole>, ConfigError> {
+    let external_id = props.string("external_id")?;
+    let session_name = props.string("session_name")?;
+    let Some(role_arn) = props.string("role_arn")?.filter(|s| !s.is_empty()) else {
+        if external_id.is_some() || session_name.is_some() {
+            let field = if external_id.is_some() {
+                "external_id"
+            } else {
+                "session_name"
+            };
+            return Err(ConfigError::new(
+                format!("properties.{field}"),
+                "needs role_arn as well",
+            ));
+        }
+        return Ok(None);
+    };
+    if !role_arn.starts_with("arn:") {
+        return Err(ConfigError::new(
+            "properties.role_arn",
+            format!("must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got {role_arn:?}"),
+        ));
+    }
+    let session_name = session_name.unwrap_or_else(|| "kinesis-target".to_string());
+    // STS: 2-64 characters of [\w+=,.@-].
+    let valid = (2..=64).contains(&session_name.len())
+        && session_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    if !valid {
+        return Err(ConfigError::new(
+            "properties.session_name",
+            format!("must be 2-64 characters of letters, digits and _+=,.@-, got {session_name:?}"),
+        ));
+    }
+    Ok(Some(AssumeRole {
+        role_arn,
+        external_id,
+        session_name,
+    }))
+}
+
+/// An endpoint URL from `field`, else `AWS_ENDPOINT_URL_<SERVICE>`, else
+/// `AWS_ENDPOINT_URL`, as the SDKs look them up.
+fn endpoint_url(props: &Obj, field: &str, env: &Environment, service: &str) -> Result<Option<Endpoint>, ConfigError> {
+    if let Some(url) = props.string(field)? {
+        return Endpoint::parse(&url)
+            .map(Some)
+            .map_err(|e| ConfigError::new(format!("properties.{field}"), e));
+    }
+    let specific = format!("AWS_ENDPOINT_URL_{service}");
+    for name in [specific.as_str(), "AWS_ENDPOINT_URL"] {
+        if let Some(url) = env.var(name) {
+            return Endpoint::parse(url)
+                .map(Some)
+                .map_err(|e| ConfigError::new(format!("{name} (environment)"), e));
+        }
+    }
+    Ok(None)
 }
 
 /// SPEC 4: one of the eight formats, in any case.

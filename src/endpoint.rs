@@ -48,6 +48,22 @@ impl Endpoint {
     /// assert_eq!(Endpoint::parse("http://localhost:4566").unwrap().url(), "http://localhost:4566/");
     /// ```
     pub fn parse(url: &str) -> Result<Self, String> {
+        let (endpoint, path) = Self::parse_with_path(url)?;
+        if !matches!(path.as_str(), "" | "/") {
+            return Err(format!("must have no path or query (requests go to /), got {url:?}"));
+        }
+        Ok(endpoint)
+    }
+
+    /// Parses an `http://` or `https://` URL into the endpoint and its path
+    /// and query (`/` when it has none).
+    ///
+    /// ```
+    /// use kinesis_target::endpoint::Endpoint;
+    /// let (e, path) = Endpoint::parse_with_path("http://127.0.0.1:8080/v2/credentials?id=1").unwrap();
+    /// assert_eq!((e.authority.as_str(), path.as_str()), ("127.0.0.1:8080", "/v2/credentials?id=1"));
+    /// ```
+    pub fn parse_with_path(url: &str) -> Result<(Self, String), String> {
         let uri: http::Uri = url
             .trim()
             .parse()
@@ -65,9 +81,6 @@ impl Endpoint {
         if host.is_empty() {
             return Err(format!("has no host: {url:?}"));
         }
-        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(format!("must have no path or query (requests go to /), got {url:?}"));
-        }
         let default_port = match scheme {
             Scheme::Http => 80,
             Scheme::Https => 443,
@@ -76,7 +89,21 @@ impl Endpoint {
             Some(port) if port != default_port => format!("{host}:{port}"),
             _ => host,
         };
-        Ok(Self { scheme, authority })
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let path = if path.is_empty() { "/" } else { path };
+        Ok((Self { scheme, authority }, path.to_string()))
+    }
+
+    /// The AWS STS endpoint of a region.
+    ///
+    /// ```
+    /// use kinesis_target::endpoint::Endpoint;
+    /// assert_eq!(Endpoint::sts_for_region("eu-west-1").url(), "https://sts.eu-west-1.amazonaws.com/");
+    /// ```
+    pub fn sts_for_region(region: &str) -> Self {
+        let mut endpoint = Self::for_region(region);
+        endpoint.authority.replace_range(.."kinesis".len(), "sts");
+        endpoint
     }
 
     /// The request URL, always with path `/`.

@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod credentials;
 pub mod cron;
 pub mod encode;
 pub mod endpoint;

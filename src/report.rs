@@ -83,6 +83,24 @@ pub mod codes {
     pub const SIGNING_ERROR: &str = "SigningError";
     /// `debug.dont_send_logs`: the event was logged and deliberately not sent.
     pub const DONT_SEND_LOGS: &str = "DontSendLogs";
+    /// Credentials come from the chain and none of its sources is set up.
+    pub const CREDENTIALS_NOT_FOUND: &str = "CredentialsNotFound";
+    /// `AWS_ACCESS_KEY_ID` without `AWS_SECRET_ACCESS_KEY`.
+    pub const ENVIRONMENT_CREDENTIALS_ERROR: &str = "EnvironmentCredentialsError";
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE`: the token or STS `AssumeRoleWithWebIdentity` failed.
+    pub const WEB_IDENTITY_CREDENTIALS_ERROR: &str = "WebIdentityCredentialsError";
+    /// `AWS_CONTAINER_CREDENTIALS_*`: the container endpoint failed.
+    pub const CONTAINER_CREDENTIALS_ERROR: &str = "ContainerCredentialsError";
+    /// EC2 instance metadata (IMDSv2) failed or is not there.
+    pub const INSTANCE_METADATA_CREDENTIALS_ERROR: &str = "InstanceMetadataCredentialsError";
+    /// Extension `role_arn`: STS `AssumeRole` failed.
+    pub const ASSUME_ROLE_ERROR: &str = "AssumeRoleError";
+}
+
+/// Kinesis (and STS) saying the credentials' session token expired: with
+/// credentials from a provider, fetch new ones and send again.
+pub fn is_expired_token_code(code: &str) -> bool {
+    matches!(code, "ExpiredTokenException" | "ExpiredToken")
 }
 
 /// Error codes worth sending again (SPEC section 2): per-record throughput and

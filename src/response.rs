@@ -142,11 +142,11 @@ fn request_error(status: u16, error_type: Option<&str>, body: &[u8]) -> Failure 
     };
     let code = json_field(&["__type", "code", "Code"])
         .or_else(|| error_type.map(str::to_string))
-        .or_else(|| xml_element(&text, "Code"))
+        .or_else(|| xml_element(&text, "Code").map(str::to_string))
         .map(|c| bare_code(&c).to_string())
         .filter(|c| !c.is_empty());
     let message = json_field(&["message", "Message", "errorMessage"])
-        .or_else(|| xml_element(&text, "Message"))
+        .or_else(|| xml_element(&text, "Message").map(str::to_string))
         .unwrap_or_else(|| format!("HTTP {status}: {}", text.trim()));
     let retryable = status >= 500 || status == 429;
     match code {
@@ -174,11 +174,13 @@ fn bare_code(code: &str) -> &str {
     code.split(':').next().unwrap_or(code).trim()
 }
 
-fn xml_element(text: &str, name: &str) -> Option<String> {
+/// The trimmed text of the first `<name>...</name>` in `text`, entities
+/// left as they are (moto's auth errors, STS answers).
+pub(crate) fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}>");
     let start = text.find(&open)? + open.len();
     let end = start + text[start..].find(&format!("</{name}>"))?;
-    Some(text[start..end].trim().to_string())
+    Some(text[start..end].trim())
 }
 
 fn clip(mut s: String) -> String {

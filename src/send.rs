@@ -8,10 +8,23 @@
 use crate::endpoint::Endpoint;
 use std::time::{Duration, SystemTime};
 
-/// A signed PutRecords request, ready to go.
+/// HTTP methods the component uses: PutRecords and STS are POSTs, the
+/// instance metadata service wants a PUT for its token and GETs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+/// A request ready to go: a signed PutRecords request, or a credential
+/// provider's call.
 #[derive(Debug)]
 pub struct HttpRequest<'a> {
+    pub method: Method,
     pub endpoint: &'a Endpoint,
+    /// Path and query; `/` for Kinesis and STS.
+    pub path: &'a str,
     /// Lowercase names; never `host`, `connection` or `keep-alive`.
     pub headers: Vec<(String, String)>,
     /// Owned: the exchange keeps writing it after `start` returns.

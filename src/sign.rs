@@ -4,7 +4,7 @@
 //! it from the URL authority (which `Endpoint` normalized to the same string),
 //! and some component hosts refuse requests that set it themselves.
 
-use crate::config::Credentials;
+use crate::credentials::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -18,10 +18,17 @@ pub const SERVICE: &str = "kinesis";
 pub struct Signer {
     identity: Identity,
     region: String,
+    service: &'static str,
 }
 
 impl Signer {
+    /// A signer for Kinesis.
     pub fn new(credentials: &Credentials, region: &str) -> Self {
+        Self::for_service(credentials, region, SERVICE)
+    }
+
+    /// A signer for another service (`sts` for `AssumeRole`).
+    pub fn for_service(credentials: &Credentials, region: &str, service: &'static str) -> Self {
         let creds = aws_credential_types::Credentials::new(
             credentials.access_key_id.clone(),
             credentials.secret_access_key.clone(),
@@ -35,6 +42,7 @@ impl Signer {
             // layer in a hash map), which costs the component ~14 KB.
             identity: Identity::new(creds, None),
             region: region.to_string(),
+            service,
         }
     }
 
@@ -42,8 +50,8 @@ impl Signer {
     /// headers to add (`x-amz-date`, `authorization`, `x-amz-security-token`).
     ///
     /// ```
-    /// use kinesis_target::{config::Credentials, sign::Signer};
-    /// let creds = Credentials { access_key_id: "AKID".into(), secret_access_key: "s".into(), session_token: None };
+    /// use kinesis_target::{credentials::Credentials, sign::Signer};
+    /// let creds = Credentials { access_key_id: "AKID".into(), secret_access_key: "s".into(), session_token: None, expires: None };
     /// let added = Signer::new(&creds, "us-east-1")
     ///     .sign("https", "kinesis.us-east-1.amazonaws.com", &[("content-type", "application/x-amz-json-1.1")], b"{}", std::time::UNIX_EPOCH)
     ///     .unwrap();
@@ -61,7 +69,7 @@ impl Signer {
         let params = v4::SigningParams::builder()
             .identity(&self.identity)
             .region(&self.region)
-            .name(SERVICE)
+            .name(self.service)
             .time(time)
             .settings(settings)
             .build()

@@ -11,13 +11,13 @@
 
 use crate::batch::{BatchLimits, Batcher, Record};
 use crate::config::TargetConfig;
+use crate::credentials::Provider;
 use crate::encode::PutRecordsEncoder;
 use crate::normalize::{self, FieldFormat, Normalized};
 use crate::partition_key::DEFAULT_KEY;
 use crate::report::{EventOutcome, Failure, Outcome, Report, codes};
 use crate::retry::Backoff;
 use crate::send::{Clock, Log, Transport};
-use crate::sign::Signer;
 use crate::stats::Stats;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -37,7 +37,8 @@ const NEXT_RUN: Duration = Duration::MAX;
 pub struct Target<T: Transport, C, L> {
     config: TargetConfig,
     encoder: PutRecordsEncoder,
-    signer: Signer,
+    /// Signs with current credentials, fetched and refreshed as needed.
+    credentials: Provider,
     batcher: Batcher,
     backoff: Backoff,
     /// Retryable failures waiting for their backoff, oldest first.
@@ -71,7 +72,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             flushing: false,
             key_seed: seed | 1,
             encoder: encoder(&config),
-            signer: Signer::new(&config.credentials, &config.region),
+            credentials: Provider::new(config.credentials.clone(), &config.region, seed),
             batcher: Batcher::new(limits(&config)),
             backoff: Backoff::new(config.retry, seed),
             config,
@@ -95,7 +96,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub fn reconfigure(&mut self, config: TargetConfig) {
         self.flush();
         self.encoder = encoder(&config);
-        self.signer = Signer::new(&config.credentials, &config.region);
+        self.credentials = Provider::new(config.credentials.clone(), &config.region, self.key_seed);
         self.batcher = Batcher::new(limits(&config));
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
         self.runs = Runs::for_config(&config, self.clock.monotonic(), self.clock.now());

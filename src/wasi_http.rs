@@ -3,7 +3,7 @@
 
 use crate::endpoint::Scheme;
 use crate::report::codes;
-use crate::send::{Clock, Exchanged, HttpRequest, HttpResponse, Transport, TransportError};
+use crate::send::{self, Clock, Exchanged, HttpRequest, HttpResponse, Transport, TransportError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
@@ -308,10 +308,15 @@ fn build_request(request: &HttpRequest<'_>) -> Result<OutgoingRequest, Transport
         Scheme::Http => WasiScheme::Http,
         Scheme::Https => WasiScheme::Https,
     };
-    let ok = outgoing.set_method(&Method::Post).is_ok()
+    let method = match request.method {
+        send::Method::Get => Method::Get,
+        send::Method::Post => Method::Post,
+        send::Method::Put => Method::Put,
+    };
+    let ok = outgoing.set_method(&method).is_ok()
         && outgoing.set_scheme(Some(&scheme)).is_ok()
         && outgoing.set_authority(Some(&request.endpoint.authority)).is_ok()
-        && outgoing.set_path_with_query(Some("/")).is_ok();
+        && outgoing.set_path_with_query(Some(request.path)).is_ok();
     if ok {
         Ok(outgoing)
     } else {

@@ -13,5 +13,5 @@ pub mod local_endpoint;
 pub mod runtime;
 pub mod tenant;
 
-pub use runtime::{KinesisRuntime, TargetInstance, wit};
+pub use runtime::{CREDENTIAL_CHAIN_VARS, Grants, KinesisRuntime, TargetInstance, wit};
 pub use tenant::Tenant;

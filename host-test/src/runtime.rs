@@ -4,13 +4,16 @@
 //! `InstancePre`; each target gets its own [`TargetInstance`] with its own
 //! `Store`, so targets share no memory. The store links all of WASI 0.2 (the
 //! guest's std imports `wasi:cli` and `wasi:random` besides `wasi:http`) but
-//! grants no files, no environment, no sockets: the guest's only way out is
-//! `wasi:http/outgoing-handler`.
+//! grants no sockets: the guest's only way out is `wasi:http/outgoing-handler`.
+//! Files and environment are what [`Grants`] gives (nothing by default): the
+//! credential chain's `AWS_*` variables and its token files' directories,
+//! read-only.
 
 use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 mod bindings {
@@ -68,6 +71,69 @@ impl bindings::datastream::target::logging::Host for HostState {
     }
 }
 
+/// The environment variables the component's credential chain reads, and
+/// the endpoint overrides the SDKs honour (README, "Credentials").
+pub const CREDENTIAL_CHAIN_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_KINESIS",
+    "AWS_ENDPOINT_URL_STS",
+];
+
+/// Variables naming files the chain reads: their directories are granted.
+const TOKEN_FILE_VARS: &[&str] = &["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"];
+
+/// What an instance may see of the host besides `wasi:http`: nothing unless
+/// granted here.
+///
+/// ```
+/// let grants = kinesis_host::Grants::from_vars([("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"), ("HOME", "/root")]);
+/// assert_eq!(grants.env, [("AWS_ROLE_ARN".to_string(), "arn:aws:iam::1:role/r".to_string())]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Environment variables the component sees.
+    pub env: Vec<(String, String)>,
+    /// Host directories the component may read, at the same path.
+    pub read_only_dirs: Vec<PathBuf>,
+}
+
+impl Grants {
+    /// The credential chain's variables from `vars` (others are dropped),
+    /// and read-only access to the directories of the token files they name.
+    pub fn from_vars<K: AsRef<str>, V: AsRef<str>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        let env: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, _)| CREDENTIAL_CHAIN_VARS.contains(&k.as_ref()))
+            .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+            .collect();
+        let read_only_dirs = env
+            .iter()
+            .filter(|(k, _)| TOKEN_FILE_VARS.contains(&k.as_str()))
+            .filter_map(|(_, file)| Path::new(file).parent().map(Path::to_path_buf))
+            .filter(|dir| dir.is_absolute())
+            .collect();
+        Self { env, read_only_dirs }
+    }
+
+    /// [`Grants::from_vars`] of this process's environment.
+    pub fn credential_chain_from_env() -> Self {
+        Self::from_vars(std::env::vars())
+    }
+}
+
 /// A compiled component, ready to instantiate many times.
 pub struct KinesisRuntime {
     engine: Engine,
@@ -100,9 +166,24 @@ impl KinesisRuntime {
         &self.engine
     }
 
-    /// A fresh, unconfigured instance with its own store.
+    /// A fresh, unconfigured instance with its own store, granted nothing.
     pub async fn instantiate(&self) -> Result<TargetInstance> {
-        let wasi = WasiCtx::builder().inherit_stderr().build();
+        self.instantiate_with(&Grants::default()).await
+    }
+
+    /// A fresh, unconfigured instance that sees what `grants` gives.
+    pub async fn instantiate_with(&self, grants: &Grants) -> Result<TargetInstance> {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stderr();
+        for (k, v) in &grants.env {
+            wasi.env(k, v);
+        }
+        for dir in &grants.read_only_dirs {
+            let guest = dir.to_str().context("a granted directory's path is not UTF-8")?;
+            wasi.preopened_dir(dir, guest, FsPerms::ReadOnly)
+                .map_err(|e| anyhow::anyhow!("granting read access to {}: {e}", dir.display()))?;
+        }
+        let wasi = wasi.build();
         let state = HostState {
             wasi,
             http: WasiHttpCtx::new(),

@@ -3,7 +3,7 @@
 //! trusting it, so a component bug shows up as a counted protocol error and
 //! an explicit failure, never as a silently lost event.
 
-use crate::runtime::{KinesisRuntime, TargetInstance, wit};
+use crate::runtime::{Grants, KinesisRuntime, TargetInstance, wit};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -103,7 +103,17 @@ impl Tenant {
     /// Instantiates the component and configures it; the inner `Err` is the
     /// component's verdict on the config.
     pub async fn start(runtime: &KinesisRuntime, config_json: &str) -> Result<Result<Tenant, wit::ConfigError>> {
-        let mut instance = runtime.instantiate().await?;
+        Self::start_with(runtime, config_json, &Grants::default()).await
+    }
+
+    /// [`Tenant::start`] with an instance that sees what `grants` gives
+    /// (the credential chain's environment and token files).
+    pub async fn start_with(
+        runtime: &KinesisRuntime,
+        config_json: &str,
+        grants: &Grants,
+    ) -> Result<Result<Tenant, wit::ConfigError>> {
+        let mut instance = runtime.instantiate_with(grants).await?;
         Ok(instance.configure(config_json).await?.map(|info| Tenant {
             info,
             tally: Tally::default(),

@@ -109,18 +109,62 @@ fn key_and_secret_come_together() {
         ConfigError::new("properties.key", "required when secret is set")
     );
     let c = ok(with(json!({"session": "tok"})));
-    assert_eq!(c.credentials.session_token.as_deref(), Some("tok"));
+    match c.credentials.source {
+        Source::Static(k) => assert_eq!(k.session_token.as_deref(), Some("tok")),
+        other => panic!("static credentials expected, got {other:?}"),
+    }
 }
 
 #[test]
-fn missing_credentials_are_refused_until_the_provider_chain_exists() {
+fn without_key_and_secret_credentials_come_from_the_provider_chain() {
     let mut v = base();
     let props = v["properties"].as_object_mut().unwrap();
     props.remove("key");
     props.remove("secret");
-    let e = err(v);
-    assert_eq!(e.field, "properties.key");
-    assert!(e.message.contains("not supported yet"), "{}", e.message);
+    let env = Environment::from_vars([("AWS_ROLE_ARN".to_string(), "arn:aws:iam::1:role/r".to_string())]);
+    let c = super::parse_with_env(&v.to_string(), env.clone()).unwrap();
+    assert_eq!(c.credentials.source, Source::Chain(env));
+    assert_eq!(c.credentials.sts_endpoint.url(), "https://sts.us-east-1.amazonaws.com/");
+}
+
+#[test]
+fn role_arn_with_external_id_and_session_name() {
+    let c = ok(with(
+        json!({"role_arn": "arn:aws:iam::123456789012:role/logs", "external_id": "x-1"}),
+    ));
+    let role = c.credentials.assume_role.unwrap();
+    assert_eq!(role.role_arn, "arn:aws:iam::123456789012:role/logs");
+    assert_eq!(role.external_id.as_deref(), Some("x-1"));
+    assert_eq!(role.session_name, "kinesis-target");
+    assert_eq!(err(with(json!({"role_arn": "logs"}))).field, "properties.role_arn");
+    assert_eq!(err(with(json!({"external_id": "x"}))).field, "properties.external_id");
+    let bad_session = json!({"role_arn": "arn:aws:iam::1:role/r", "session_name": "a b"});
+    assert_eq!(err(with(bad_session)).field, "properties.session_name");
+    let c = ok(with(json!({"sts_endpoint": "http://127.0.0.1:5000"})));
+    assert_eq!(c.credentials.sts_endpoint.url(), "http://127.0.0.1:5000/");
+}
+
+#[test]
+fn endpoints_from_the_environment_as_the_sdks_read_them() {
+    let mut v = base();
+    v["properties"].as_object_mut().unwrap().remove("endpoint");
+    let env =
+        |pairs: &[(&str, &str)]| Environment::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let c = super::parse_with_env(&v.to_string(), env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")])).unwrap();
+    assert_eq!(c.endpoint.url(), "http://127.0.0.1:1/");
+    assert_eq!(c.credentials.sts_endpoint.url(), "http://127.0.0.1:1/");
+    let both = env(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:2"),
+    ]);
+    let c = super::parse_with_env(&v.to_string(), both).unwrap();
+    assert_eq!(c.endpoint.url(), "http://127.0.0.1:2/");
+    let e = super::parse_with_env(&v.to_string(), env(&[("AWS_ENDPOINT_URL_KINESIS", "ftp://x")])).unwrap_err();
+    assert_eq!(e.field, "AWS_ENDPOINT_URL_KINESIS (environment)");
+    // The config's own endpoint wins.
+    let own = with(json!({"endpoint": "http://127.0.0.1:9"})).to_string();
+    let c = super::parse_with_env(&own, env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")])).unwrap();
+    assert_eq!(c.endpoint.url(), "http://127.0.0.1:9/");
 }
 
 #[test]

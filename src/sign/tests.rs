@@ -27,6 +27,7 @@ fn signer(token: Option<&str>) -> Signer {
         access_key_id: "AKIDEXAMPLE".into(),
         secret_access_key: SECRET.into(),
         session_token: token.map(str::to_string),
+        expires: None,
     };
     Signer::new(&creds, "us-east-1")
 }

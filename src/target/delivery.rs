@@ -5,7 +5,7 @@
 use super::exchange::{self, Attempted, Outbound, Waiting};
 use super::{NEXT_RUN, Runs, Target};
 use crate::batch::Record;
-use crate::report::{Failure, Outcome, codes};
+use crate::report::{Failure, Outcome, codes, is_expired_token_code};
 use crate::response::RecordResult;
 use crate::retry::is_ambiguous;
 use crate::send::{Clock, Log, Transport};
@@ -124,9 +124,16 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         outbound.attempts += 1;
         outbound.first_attempt.get_or_insert(now);
+        let signer = match self.credentials.signer(&mut self.transport, &self.clock) {
+            Ok(signer) => signer,
+            Err(failure) => {
+                let sent = outbound.items.len();
+                return self.finish(outbound, Attempted::failed(sent, failure, false));
+            }
+        };
         let records: Vec<&Record> = outbound.items.iter().map(|w| &w.record).collect();
         let body = self.encoder.encode(&records);
-        let request = match exchange::signed_request(&self.config, &self.signer, body, self.clock.now()) {
+        let request = match exchange::signed_request(&self.config, signer, body, self.clock.now()) {
             Ok(request) => request,
             Err(failure) => {
                 let sent = outbound.items.len();
@@ -148,8 +155,9 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
 
     /// Settles what an attempt delivered or failed for good; queues the
     /// retryable rest behind a backoff while the retry budget allows.
-    fn finish(&mut self, outbound: Outbound, attempted: Attempted) {
+    fn finish(&mut self, outbound: Outbound, mut attempted: Attempted) {
         let now = self.clock.monotonic();
+        self.refresh_if_expired(&mut attempted);
         let mut again = Vec::new();
         for (item, result) in outbound.items.into_iter().zip(attempted.results) {
             let held = item.record.data.len();
@@ -209,6 +217,26 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             failure.message = format!("{} (after {attempts} attempts)", failure.message);
             failure.maybe_delivered = item.maybe_delivered;
             self.settle(item.record.id, item.record.data.len(), Outcome::Failed(failure));
+        }
+    }
+
+    /// Kinesis said the session token expired: with credentials from a
+    /// provider, fetch new ones and send the records again instead of failing them.
+    fn refresh_if_expired(&mut self, attempted: &mut Attempted) {
+        if !self.credentials.refreshes() {
+            return;
+        }
+        let mut expired = false;
+        for result in &mut attempted.results {
+            if let RecordResult::Failed(f) = result
+                && is_expired_token_code(&f.code)
+            {
+                f.retryable = true;
+                expired = true;
+            }
+        }
+        if expired {
+            self.credentials.expire();
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::encode::{CONTENT_TYPE, PUT_RECORDS_TARGET};
 use crate::endpoint::Scheme;
 use crate::report::{Failure, Origin, codes};
 use crate::response::{self, PutRecordsResponse, RecordResult};
-use crate::send::{Exchanged, HttpRequest};
+use crate::send::{Exchanged, HttpRequest, Method};
 use crate::sign::Signer;
 use std::time::{Duration, SystemTime};
 
@@ -91,7 +91,9 @@ pub(super) fn signed_request<'a>(
     let mut headers: Vec<(String, String)> = base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     headers.extend(added);
     Ok(HttpRequest {
+        method: Method::Post,
         endpoint: &config.endpoint,
+        path: "/",
         headers,
         body,
         timeout: config.timeout,

@@ -12,6 +12,25 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type Answer = Box<dyn Fn(&[serde_json::Value]) -> Result<HttpResponse, TransportError>>;
+/// Answers a credential provider's request (anything without `x-amz-target`).
+type ProviderAnswer = Box<dyn FnMut(&Seen) -> Result<HttpResponse, TransportError>>;
+
+mod credentials;
+
+/// A request as the transport saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: crate::send::Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
 
 /// Records every request body and answers from a script (default: all ok)
 /// after `latency` of a virtual monotonic clock that only `wait` moves.
@@ -25,6 +44,11 @@ struct Script {
     latency: Rc<Cell<Duration>>,
     /// Debug lines, as (target, line).
     logged: Rc<RefCell<Vec<(String, String)>>>,
+    /// The `authorization` header of every PutRecords request, with the wall-clock time it left.
+    signed: Rc<RefCell<Vec<(String, SystemTime)>>>,
+    /// Credential provider requests, and who answers them (default: refused).
+    provider_calls: Rc<RefCell<Vec<Seen>>>,
+    provider: Rc<RefCell<Option<ProviderAnswer>>>,
 }
 
 impl crate::send::Log for Script {
@@ -43,6 +67,30 @@ impl Transport for Script {
     type Exchange = Pending;
 
     fn start(&mut self, request: HttpRequest<'_>) -> Result<Pending, TransportError> {
+        if !request.headers.iter().any(|(k, _)| k == "x-amz-target") {
+            let seen = Seen {
+                method: request.method,
+                url: format!("{}{}", request.endpoint.url().trim_end_matches('/'), request.path),
+                headers: request.headers.clone(),
+                body: String::from_utf8(request.body).unwrap(),
+            };
+            self.provider_calls.borrow_mut().push(seen.clone());
+            let answer = match self.provider.borrow_mut().as_mut() {
+                Some(answer) => answer(&seen),
+                None => Err(TransportError {
+                    code: codes::CONNECTION_ERROR,
+                    message: "connection refused".to_string(),
+                    ambiguous: false,
+                }),
+            };
+            return Ok(Pending {
+                ready_at: self.clock.get() + self.latency.get(),
+                answer: Some(answer),
+            });
+        }
+        let auth = request.headers.iter().find(|(k, _)| k == "authorization");
+        let auth = auth.map(|(_, v)| v.clone()).unwrap_or_default();
+        self.signed.borrow_mut().push((auth, self.now()));
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
         let records = body["Records"].as_array().unwrap().clone();
         self.sent.borrow_mut().push(records.clone());

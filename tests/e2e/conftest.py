@@ -77,7 +77,11 @@ MOTO_SETUP_CALLS = 3
 
 KINESIS_ALL_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "kinesis:*", "Resource": "*"}],
+    "Statement": [
+        {"Effect": "Allow", "Action": "kinesis:*", "Resource": "*"},
+        # test_credentials.py makes roles and users of its own and assumes roles.
+        {"Effect": "Allow", "Action": ["iam:*", "sts:*"], "Resource": "*"},
+    ],
 }
 
 

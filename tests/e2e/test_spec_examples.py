@@ -5,8 +5,9 @@ arrived is what the example promises (partition key, normalized fields,
 nothing sent for dont_send_logs).
 
 kinesis-local does not check signatures, so the examples keep their own
-example credentials. "With IAM Role" has no credentials: the credential chain
-is issue 5; until then it must be refused with a clear error, never ignored.
+example credentials. "With IAM Role" has no credentials: it runs as on an EC2
+instance, against a signature-checking moto, with an instance metadata service
+(credential_fakes.py) handing out a moto role's temporary credentials.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from e2e_helpers import check_report_shape, no_crash_text, read_stream, run_cli, write_json_config
+import credential_fakes
+from credential_fakes import role_credentials
+from e2e_helpers import (
+    check_report_shape,
+    create_stream,
+    delete_stream,
+    no_crash_text,
+    read_stream,
+    run_cli,
+    write_json_config,
+)
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -104,14 +115,30 @@ def test_spec_example_delivers_what_it_promises(name, host_bin, kinesis_local, n
         assert t["interval_s"] == 300, ctx
 
 
-def test_spec_example_with_iam_role_is_refused_until_the_credential_chain(host_bin, kinesis_local,
-                                                                          tmp_path: Path):
-    target = {"name": "iam_kinesis", "type": "amazonkinesis",
-              "properties": {"region": "us-east-1", "stream": "application-logs",
-                             "endpoint": kinesis_local.url}}
-    config = write_json_config(tmp_path / "config.json", [target])
-    input_path = tmp_path / "events.txt"
-    input_path.write_text("one\n")
-    run = run_cli(host_bin, config, input_path)
-    assert run.returncode == 2, run.describe()
-    assert "properties.key" in run.stderr and "not supported yet" in run.stderr, run.describe()
+def test_spec_example_with_iam_role_delivers_with_instance_role_credentials(host_bin, moto, tmp_path: Path):
+    name, stream = "iam_kinesis", "application-logs"
+    target = {"name": name, "type": "amazonkinesis",
+              "properties": {"region": "us-east-1", "stream": stream, "endpoint": moto.url}}
+    client = moto.client()
+    create_stream(client, stream, shards=1)
+    try:
+        handed = role_credentials(moto)
+        with credential_fakes.imds(handed) as fake:
+            config = write_json_config(tmp_path / "config.json", [target])
+            input_path = tmp_path / "events.txt"
+            input_path.write_text("".join(json.dumps(event(i)) + "\n" for i in range(EVENTS)))
+            env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": fake.url, "AWS_ACCESS_KEY_ID": "",
+                   "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+                   "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_EC2_METADATA_DISABLED": ""}
+            run = run_cli(host_bin, config, input_path, env=env)
+        rep = check_report_shape(run)
+        ctx = "\n" + run.describe()
+        no_crash_text(run.stderr)
+        assert (run.returncode, rep["delivered"]) == (0, EVENTS), ctx
+        records = read_stream(client, stream)
+        assert {r.partition_key for r in records} == {"default"}, ctx
+        got = sorted((json.loads(r.data) for r in records), key=lambda e: e["n"])
+        assert got == [event(i) for i in range(EVENTS)], ctx
+        assert handed.requests and handed.requests[0][:2] == ("PUT", "/latest/api/token"), handed.requests
+    finally:
+        delete_stream(client, stream)

@@ -9,7 +9,7 @@ mod summary;
 use clap::{Parser, Subcommand, ValueEnum};
 use input::{Input, InputFormat};
 use kinesis_host::config_file::{self, TargetDef};
-use kinesis_host::{KinesisRuntime, Tenant};
+use kinesis_host::{Grants, KinesisRuntime, Tenant};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -55,6 +55,11 @@ struct RunArgs {
     /// A component file to run instead of the embedded one.
     #[arg(long, value_name = "FILE")]
     component: Option<String>,
+    /// Give the targets none of this process's AWS_* variables (by default
+    /// the credential chain's variables and token-file directories are passed
+    /// through, read-only).
+    #[arg(long)]
+    no_aws_env: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,7 +111,14 @@ async fn run(args: RunArgs) -> Result<u8, String> {
             defs
         }
     };
-    let mut tenants = start_tenants(&runtime, select(defs, &args.targets)?).await?;
+    // The demo's target carries its own key: the host's AWS_* variables
+    // (AWS_ENDPOINT_URL, say) must not send it elsewhere.
+    let grants = if args.no_aws_env || demo.is_some() {
+        Grants::default()
+    } else {
+        Grants::credential_chain_from_env()
+    };
+    let mut tenants = start_tenants(&runtime, select(defs, &args.targets)?, &grants).await?;
 
     let mut rx = input::spawn(args.input.clone(), args.input_format, args.chunk_size as usize)?;
     let progress = progress_bar(args.report);
@@ -191,11 +203,11 @@ fn select(defs: Vec<TargetDef>, names: &[String]) -> Result<Vec<TargetDef>, Stri
     Ok(chosen)
 }
 
-async fn start_tenants(runtime: &KinesisRuntime, defs: Vec<TargetDef>) -> Result<Vec<Tenant>, String> {
+async fn start_tenants(runtime: &KinesisRuntime, defs: Vec<TargetDef>, grants: &Grants) -> Result<Vec<Tenant>, String> {
     let mut tenants = Vec::with_capacity(defs.len());
     for def in defs {
         let json = def.definition.to_string();
-        match Tenant::start(runtime, &json).await {
+        match Tenant::start_with(runtime, &json, grants).await {
             Ok(Ok(tenant)) => {
                 if !tenant.info.enabled {
                     eprintln!(
