@@ -46,7 +46,7 @@ pub struct Target<T: Transport, C, L> {
     in_flight: Vec<(Outbound, T::Exchange)>,
     /// Event bytes held anywhere in the target: what `max_buffer_size` caps.
     held_bytes: usize,
-    /// SPEC 5: the run clock when `interval` is set; `None` is realtime.
+    /// SPEC 5: the run clock when `interval` or `cron` is set; `None` is realtime.
     runs: Option<Runs>,
     /// A flush sends everything now, whatever the schedule.
     flushing: bool,
@@ -66,7 +66,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             .now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
-        let runs = config.interval.map(|every| Runs::new(every, clock.monotonic()));
+        let runs = Runs::for_config(&config, clock.monotonic(), clock.now());
         Self {
             runs,
             flushing: false,
@@ -99,13 +99,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.credentials = Provider::new(config.credentials.clone(), &config.region, self.key_seed);
         self.batcher = Batcher::new(limits(&config));
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
-        self.runs = config.interval.map(|every| Runs::new(every, self.clock.monotonic()));
+        self.runs = Runs::for_config(&config, self.clock.monotonic(), self.clock.now());
         self.config = config;
     }
 
     /// Takes events from the front while `max_buffer_size` allows, then
     /// collects answers and starts what is due. Returns how many it took.
     pub fn push(&mut self, events: impl IntoIterator<Item = Record>) -> usize {
+        self.skip_missed_run();
         let mut taken = 0;
         let mut events = events.into_iter();
         for mut record in events.by_ref() {
@@ -201,7 +202,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.flushing = false;
         let now = self.clock.monotonic();
         if let Some(runs) = &mut self.runs {
-            runs.end(now);
+            runs.end(now, self.clock.now());
         }
     }
 
