@@ -8,6 +8,7 @@
 //! glue also builds natively, for unit tests and benchmarks.
 
 pub mod batch;
+mod civil;
 pub mod config;
 pub mod credentials;
 pub mod cron;

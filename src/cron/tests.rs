@@ -1,4 +1,5 @@
 use super::*;
+use crate::civil::{civil_from_days, days_from_civil};
 
 /// 2026-11-25T12:00:00Z, a Wednesday.
 const WED_NOON: u64 = 1_795_608_000;

@@ -164,7 +164,9 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     } else {
         Grants::credential_chain_from_env()
     };
-    let mut tenants = start_tenants(&runtime, select(defs, &args.targets)?, &grants).await?;
+    let defs = select(defs, &args.targets)?;
+    let crons: Vec<Option<String>> = defs.iter().map(cron_of).collect();
+    let mut tenants = start_tenants(&runtime, defs, &grants).await?;
 
     let mut rx = input::spawn(args.input.clone(), args.input_format, args.chunk_size as usize)?;
     let progress = progress_bar(args.report);
@@ -205,7 +207,7 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     }
     progress.finish_and_clear();
 
-    let summary = summary::Summary::new(&tenants, stats, lines, skipped, started.elapsed());
+    let summary = summary::Summary::new(&tenants, stats, &crons, lines, skipped, started.elapsed());
     match args.report {
         ReportFormat::Json => println!("{}", serde_json::to_string(&summary).unwrap_or_default()),
         ReportFormat::Text => summary.print_text(),
@@ -247,6 +249,15 @@ fn select(defs: Vec<TargetDef>, names: &[String]) -> Result<Vec<TargetDef>, Stri
         return Err("no amazonkinesis target to run in the config".into());
     }
     Ok(chosen)
+}
+
+/// A target's `cron` (with its `cron_utc_offset`), for the summary: the
+/// component reports intervals, not cron expressions.
+fn cron_of(def: &TargetDef) -> Option<String> {
+    let props = def.definition.get("properties")?;
+    let cron = props.get("cron")?.as_str().map(str::trim).filter(|c| !c.is_empty())?;
+    let offset = props.get("cron_utc_offset").and_then(|o| o.as_str()).unwrap_or("Z");
+    Some(format!("{cron} (UTC offset {offset})"))
 }
 
 async fn start_tenants(runtime: &KinesisRuntime, defs: Vec<TargetDef>, grants: &Grants) -> Result<Vec<Tenant>, String> {

@@ -56,6 +56,9 @@ pub struct TargetSummary {
     pub host: kinesis_host::HostStats,
     /// `interval` in seconds for a scheduled target; it was flushed at end of input.
     pub interval_s: Option<f64>,
+    /// `cron` of a cron-scheduled target, with its UTC offset; it was
+    /// flushed at end of input.
+    pub cron: Option<String>,
     #[serde(flatten)]
     pub tally: Tally,
     /// The component's own counters (`stats` export); absent if it trapped.
@@ -67,6 +70,7 @@ impl Summary {
     pub fn new(
         tenants: &[Tenant],
         stats: Vec<Option<ComponentStats>>,
+        crons: &[Option<String>],
         events: u64,
         skipped_lines: u64,
         elapsed: Duration,
@@ -87,7 +91,7 @@ impl Summary {
             events_per_s: events as f64 / elapsed.as_secs_f64().max(1e-9),
             targets: Vec::new(),
         };
-        for (t, component) in tenants.iter().zip(stats) {
+        for ((t, component), cron) in tenants.iter().zip(stats).zip(crons) {
             let tally = &t.tally;
             if let Some(c) = &component {
                 s.retries += c.retries;
@@ -117,6 +121,7 @@ impl Summary {
                 stopped: t.broken_code().map(str::to_string),
                 host: t.host_stats(),
                 interval_s: t.info.interval_ms.map(|ms| ms as f64 / 1000.0),
+                cron: cron.clone(),
                 // Failures are listed once, at the top level, with their target.
                 tally: Tally {
                     failures: Vec::new(),
@@ -161,6 +166,9 @@ impl Summary {
             );
             if let Some(secs) = t.interval_s {
                 println!("  scheduled every {secs} s (interval); flushed at end of input");
+            }
+            if let Some(cron) = &t.cron {
+                println!("  scheduled by cron {cron}; flushed at end of input");
             }
             println!(
                 "  delivered {}, failed {}, requests {}, bytes sent {}",
