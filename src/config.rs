@@ -5,6 +5,7 @@
 //! strings where numbers or booleans are expected (`${VAR}` substitution in
 //! config files yields strings), so both spellings are accepted.
 
+use crate::cron::CronSchedule;
 use crate::endpoint::Endpoint;
 use crate::normalize::FieldFormat;
 use crate::partition_key::PartitionKey;
@@ -91,8 +92,11 @@ pub struct TargetConfig {
     pub timeout: Duration,
     /// SPEC 4: the log schema events are renamed to; `None` sends them as they come.
     pub field_format: Option<FieldFormat>,
-    /// SPEC 5: `interval`; `None` is realtime (send as soon as a batch is full).
+    /// SPEC 5: `interval`; `None` is realtime (send as soon as a batch is
+    /// full), and also whenever `cron` is set: cron wins.
     pub interval: Option<Duration>,
+    /// SPEC 5: `cron`, read at `cron_utc_offset` (an extension, UTC by default).
+    pub cron: Option<CronSchedule>,
     /// SPEC 6: `debug`.
     pub debug: Debug,
     /// Extension: per-record limit, data + partition key bytes.
@@ -157,6 +161,7 @@ const PROPERTY_FIELDS: &[&str] = &[
     "field_format",
     "interval",
     "cron",
+    "cron_utc_offset",
     "debug",
     "max_record_size",
     "max_request_size",
@@ -223,7 +228,6 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
     let props_value = root.get("properties").ok_or_else(|| root.missing("properties"))?;
     let props = Obj::new("properties", props_value)?;
     props.deny_unknown(PROPERTY_FIELDS)?;
-    refuse_later_features(&props)?;
 
     let source = credentials(&props, env.clone())?;
     let region = props.string("region")?.ok_or_else(|| props.missing("region"))?;
@@ -253,7 +257,9 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
         .unwrap_or(MAX_EVENTS_LIMIT);
     let timeout = props.seconds("timeout")?.unwrap_or(Duration::from_secs(30));
     let field_format = field_format(&props)?;
-    let interval = interval(&props)?;
+    let cron = cron(&props)?;
+    // SPEC 5: when both are set, cron wins (interval is still checked).
+    let interval = interval(&props)?.filter(|_| cron.is_none());
     let debug = debug(&props)?;
     let max_record_size = props
         .uint("max_record_size", 1, SIZE_LIMIT_CEILING)?
@@ -289,6 +295,7 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
         timeout,
         field_format,
         interval,
+        cron,
         debug,
         max_record_size: max_record_size as usize,
         max_request_size: max_request_size as usize,
@@ -340,21 +347,6 @@ fn retry_policy(props: &Obj) -> Result<RetryPolicy, ConfigError> {
     Ok(policy)
 }
 
-fn later(field: &str, what: &str) -> ConfigError {
-    ConfigError::new(
-        field,
-        format!("{what} is not supported yet by this version of the target"),
-    )
-}
-
-/// Fields whose behaviour a later version brings are refused, never ignored.
-fn refuse_later_features(props: &Obj) -> Result<(), ConfigError> {
-    if props.get("cron").is_some_and(|v| !v.is_null()) {
-        return Err(later("properties.cron", "cron scheduling"));
-    }
-    Ok(())
-}
-
 /// SPEC 6: `debug.status` logs each event; with it, `dont_send_logs` sends nothing.
 fn debug(props: &Obj) -> Result<Debug, ConfigError> {
     let Some(v) = props.get("debug").filter(|v| !v.is_null()) else {
@@ -382,6 +374,52 @@ fn interval(props: &Obj) -> Result<Option<Duration>, ConfigError> {
         return Err(ConfigError::new("properties.interval", "must be at most 366 days"));
     }
     Ok((secs > 1.0).then(|| Duration::from_secs_f64(secs)))
+}
+
+/// SPEC 5 `cron`, read at the extension `cron_utc_offset`. A blank
+/// expression (what `${CRON:-}` gives) is no cron.
+fn cron(props: &Obj) -> Result<Option<CronSchedule>, ConfigError> {
+    let expression = props.string("cron")?.filter(|s| !s.trim().is_empty());
+    let offset = props.string("cron_utc_offset")?;
+    let Some(expression) = expression else {
+        return match offset {
+            Some(_) => Err(ConfigError::new(
+                "properties.cron_utc_offset",
+                "applies to cron only; set cron as well",
+            )),
+            None => Ok(None),
+        };
+    };
+    let offset_minutes = match offset {
+        Some(offset) => utc_offset_minutes(&offset).ok_or_else(|| {
+            ConfigError::new(
+                "properties.cron_utc_offset",
+                format!("must be Z or +HH:MM / -HH:MM (hours 00-23, minutes 00-59), got {offset:?}"),
+            )
+        })?,
+        None => 0,
+    };
+    CronSchedule::parse(&expression, offset_minutes)
+        .map(Some)
+        .map_err(|e| ConfigError::new("properties.cron", e))
+}
+
+/// RFC 3339's offset: `Z`, or `+HH:MM` / `-HH:MM`; minutes east of UTC.
+fn utc_offset_minutes(offset: &str) -> Option<i32> {
+    let offset = offset.trim();
+    if offset.eq_ignore_ascii_case("z") {
+        return Some(0);
+    }
+    let (sign, rest) = match offset.as_bytes().first()? {
+        b'+' => (1, &offset[1..]),
+        b'-' => (-1, &offset[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = rest.split_once(':')?;
+    let two_digits =
+        |s: &str| -> Option<i32> { (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())? };
+    let (hours, minutes) = (two_digits(hours)?, two_digits(minutes)?);
+    (hours <= 23 && minutes <= 59).then_some(sign * (hours * 60 + minutes))
 }
 
 fn interval_seconds(v: &Value) -> Result<f64, String> {

@@ -1,7 +1,7 @@
 //! `kinesis-target`: a `wasm32-wasip2` component that ships log events to
 //! Amazon Kinesis Data Streams.
 //!
-//! The event's path through the modules: [`config`] -> [`normalize`] ->
+//! The event's path through the modules: [`config`] (with [`cron`]) -> [`normalize`] ->
 //! [`partition_key`] -> [`batch`] (with [`aggregate`] and [`shards`]) -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
 //! component) -> [`response`] -> [`retry`] -> [`report`] and [`stats`];
 //! [`target`] drives it. Everything but the WASI
@@ -9,8 +9,10 @@
 
 pub mod aggregate;
 pub mod batch;
+mod civil;
 pub mod config;
 pub mod credentials;
+pub mod cron;
 pub mod encode;
 pub mod endpoint;
 pub mod normalize;

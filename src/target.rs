@@ -49,7 +49,7 @@ pub struct Target<T: Transport, C, L> {
     in_flight: Vec<(Outbound, T::Exchange)>,
     /// Event bytes held anywhere in the target: what `max_buffer_size` caps.
     held_bytes: usize,
-    /// SPEC 5: the run clock when `interval` is set; `None` is realtime.
+    /// SPEC 5: the run clock when `interval` or `cron` is set; `None` is realtime.
     runs: Option<Runs>,
     /// A flush sends everything now, whatever the schedule.
     flushing: bool,
@@ -71,7 +71,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             .now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
-        let runs = config.interval.map(|every| Runs::new(every, clock.monotonic()));
+        let runs = Runs::for_config(&config, clock.monotonic(), clock.now());
         Self {
             runs,
             flushing: false,
@@ -106,13 +106,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.batcher = batcher(&config);
         self.grouping = Grouping::new(&config);
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
-        self.runs = config.interval.map(|every| Runs::new(every, self.clock.monotonic()));
+        self.runs = Runs::for_config(&config, self.clock.monotonic(), self.clock.now());
         self.config = config;
     }
 
     /// Takes events from the front while `max_buffer_size` allows, then
     /// collects answers and starts what is due. Returns how many it took.
     pub fn push(&mut self, events: impl IntoIterator<Item = Record>) -> usize {
+        self.skip_missed_run();
         let mut taken = 0;
         let mut events = events.into_iter();
         if self.config.enabled && !self.config.debug.dont_send {
@@ -217,7 +218,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.flushing = false;
         let now = self.clock.monotonic();
         if let Some(runs) = &mut self.runs {
-            runs.end(now);
+            runs.end(now, self.clock.now());
         }
     }
 

@@ -10,6 +10,7 @@ fuzz_target!(|json: &str| {
         assert!((1..=500).contains(&cfg.max_events));
         assert!(cfg.max_record_size <= cfg.max_request_size);
         assert!(!cfg.endpoint.url().is_empty());
+        assert!(cfg.cron.is_none() || cfg.interval.is_none(), "cron wins over interval");
         assert!(cfg.aggregation.is_none_or(|n| (1..=cfg.max_record_size).contains(&n)));
     }
 });

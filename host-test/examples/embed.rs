@@ -5,7 +5,9 @@
 //! to the embedded local endpoint and prints each outcome.
 
 use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig};
-use kinesis_host::{KinesisRuntime, wit};
+use kinesis_host::runtime::EMBEDDED_COMPONENT;
+use kinesis_host::{KinesisRuntime, OutboundPolicy, RuntimeOptions, wit};
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,7 +15,17 @@ async fn main() -> anyhow::Result<()> {
     let endpoint = LocalEndpoint::start(LocalEndpointConfig::default()).await?;
     endpoint.create_stream("app-logs", 1);
 
-    let runtime = KinesisRuntime::new()?; // compiles the component once
+    // Compile once; every tenant gets its own store, memory cap and call budget,
+    // and may reach only the hosts the operator lists.
+    let runtime = KinesisRuntime::with_options(
+        EMBEDDED_COMPONENT,
+        RuntimeOptions {
+            memory_limit: 32 << 20,
+            call_budget: Duration::from_secs(30),
+            outbound: OutboundPolicy::Only(vec![endpoint.local_addr().to_string()]),
+            ..Default::default()
+        },
+    )?;
     let mut target = runtime.instantiate().await?; // one store per target
     let config = serde_json::json!({
         "name": "app", "type": "amazonkinesis",

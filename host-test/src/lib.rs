@@ -10,8 +10,11 @@
 
 pub mod config_file;
 pub mod local_endpoint;
+pub mod outbound;
 pub mod runtime;
+pub mod send;
 pub mod tenant;
 
-pub use runtime::{CREDENTIAL_CHAIN_VARS, Grants, KinesisRuntime, TargetInstance, wit};
+pub use outbound::OutboundPolicy;
+pub use runtime::{CREDENTIAL_CHAIN_VARS, Grants, HostStats, KinesisRuntime, RuntimeOptions, TargetInstance, wit};
 pub use tenant::Tenant;

@@ -9,10 +9,13 @@
 //! credential chain's `AWS_*` variables and its token files' directories,
 //! read-only.
 
+use crate::outbound::{Allowed, OutboundPolicy};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -36,11 +39,121 @@ pub use bindings::exports::datastream::target::kinesis as wit;
 /// The component built from this workspace, embedded at compile time.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("KINESIS_TARGET_WASM"));
 
-/// Per-instance host state: WASI context and resource table.
+/// Code of events whose tenant tried to grow its memory past the limit.
+pub const MEMORY_LIMIT_EXCEEDED: &str = "MemoryLimitExceeded";
+/// Code of events whose tenant ran a call past its time budget.
+pub const CALL_BUDGET_EXCEEDED: &str = "CallBudgetExceeded";
+/// Code of events whose tenant trapped for another reason.
+pub const TARGET_TRAPPED: &str = "TargetTrapped";
+
+/// How tenants are isolated. The defaults suit an edge host running a few
+/// targets; see README "Embedding in your own host".
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Linear memory one instance may grow to (default 64 MiB). Growing past
+    /// it stops that instance (`MemoryLimitExceeded`), not the process.
+    pub memory_limit: usize,
+    /// Wall-clock budget of `configure`, `push` and `stats` (default 30 s:
+    /// a push may wait on a credential provider); `poll` gets its wait on top.
+    pub call_budget: Duration,
+    /// Budget of `flush`, which waits on the network and retries (default 10 min).
+    pub flush_budget: Duration,
+    /// `Some(n)`: wasmtime's pooling allocator with slots for `n` instances,
+    /// for hosts with many tenants; `None`: allocate on demand.
+    pub pooling: Option<u32>,
+    /// What tenants may reach (default: their configured endpoint).
+    pub outbound: OutboundPolicy,
+    /// A PEM file of extra CA certificates trusted for `https`, besides the platform's roots.
+    pub extra_ca: Option<PathBuf>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            memory_limit: 64 << 20,
+            call_budget: Duration::from_secs(30),
+            flush_budget: Duration::from_secs(600),
+            pooling: None,
+            outbound: OutboundPolicy::ConfiguredEndpoints,
+            extra_ca: None,
+        }
+    }
+}
+
+/// How often the epoch advances: the granularity of call budgets.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-instance host state: WASI context, resource table, limits, outbound policy.
 pub struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
+    limits: TenantLimits,
+    hooks: TenantHooks,
+    grants: Grants,
+}
+
+/// The memory cap, and what the instance asked for.
+struct TenantLimits {
+    max_memory: usize,
+    /// Largest linear memory granted so far.
+    peak_memory: usize,
+    /// A growth that was refused: the size asked for.
+    refused: Option<usize>,
+}
+
+impl ResourceLimiter for TenantLimits {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.refused = Some(desired);
+            return Ok(false);
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The outbound policy in force for one tenant, and the sender.
+struct TenantHooks {
+    allowed: Allowed,
+    tls: Arc<rustls::ClientConfig>,
+    denied: u64,
+}
+
+impl wasmtime_wasi_http::WasiHttpHooks for TenantHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<dyn Future<Output = Result<crate::send::Sent, wasmtime_wasi_http::Error>> + Send> {
+        let https = request.uri().scheme_str() == Some("https");
+        let authority = request
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        if !self.allowed.permits(https, &authority) {
+            self.denied += 1;
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(crate::send::send(request, options, self.tls.clone()))
+    }
+}
+
+/// What the host measured of one instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HostStats {
+    /// Largest linear memory the instance has had, in bytes.
+    pub memory_bytes: u64,
+    /// Its cap ([`RuntimeOptions::memory_limit`]).
+    pub memory_limit: u64,
+    /// Requests the outbound policy refused.
+    pub denied_requests: u64,
 }
 
 impl WasiView for HostState {
@@ -57,7 +170,7 @@ impl WasiHttpView for HostState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.hooks,
         }
     }
 }
@@ -138,6 +251,8 @@ impl Grants {
 pub struct KinesisRuntime {
     engine: Engine,
     pre: bindings::AmazonkinesisPre<HostState>,
+    options: RuntimeOptions,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl KinesisRuntime {
@@ -148,8 +263,34 @@ impl KinesisRuntime {
 
     /// Compiles a component from its bytes (a `.wasm` component file).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let config = Config::new();
+        Self::with_options(bytes, RuntimeOptions::default())
+    }
+
+    /// Compiles a component with the isolation `options` ask for.
+    pub fn with_options(bytes: &[u8], options: RuntimeOptions) -> Result<Self> {
+        let mut config = Config::new();
+        // Call budgets: the epoch advances every EPOCH_TICK; a call past its
+        // deadline traps (`CallBudgetExceeded`).
+        config.epoch_interruption(true);
+        if let Some(instances) = options.pooling {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
+                instances,
+                options.memory_limit,
+            )));
+        }
         let engine = Engine::new(&config)?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("kinesis-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .context("starting the epoch thread")?;
+        let tls = crate::send::tls_config(options.extra_ca.as_deref())?;
         let component = Component::new(&engine, bytes)
             .map_err(anyhow::Error::from)
             .context("compiling the kinesis-target component")?;
@@ -158,7 +299,17 @@ impl KinesisRuntime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let pre = bindings::AmazonkinesisPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { engine, pre })
+        Ok(Self {
+            engine,
+            pre,
+            options,
+            tls,
+        })
+    }
+
+    /// The options the runtime was built with.
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
     }
 
     /// The engine the component was compiled with.
@@ -188,10 +339,29 @@ impl KinesisRuntime {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
+            limits: TenantLimits {
+                max_memory: self.options.memory_limit,
+                peak_memory: 0,
+                refused: None,
+            },
+            // Nothing is reachable before `configure` says where the target sends.
+            hooks: TenantHooks {
+                allowed: Allowed::default(),
+                tls: self.tls.clone(),
+                denied: 0,
+            },
+            grants: grants.clone(),
         };
         let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(self.options.call_budget));
         let instance = self.pre.instantiate_async(&mut store).await?;
-        Ok(TargetInstance { store, instance })
+        Ok(TargetInstance {
+            store,
+            instance,
+            options: self.options.clone(),
+        })
     }
 }
 
@@ -202,21 +372,64 @@ impl KinesisRuntime {
 pub struct TargetInstance {
     store: Store<HostState>,
     instance: bindings::Amazonkinesis,
+    options: RuntimeOptions,
 }
 
 impl TargetInstance {
-    /// `configure`: validates the target definition (JSON) and makes it current.
+    /// `configure`: validates the target definition (JSON) and makes it
+    /// current. The outbound policy follows the new definition; while the
+    /// call sends what the old one buffered, both are allowed.
     pub async fn configure(&mut self, config_json: &str) -> Result<Result<wit::TargetInfo, wit::ConfigError>> {
-        Ok(self
+        let config: serde_json::Value = serde_json::from_str(config_json).unwrap_or_default();
+        let data = self.store.data_mut();
+        let new = Allowed::for_target(&self.options.outbound, &config, &data.grants);
+        let old = std::mem::replace(&mut data.hooks.allowed, new.clone());
+        data.hooks.allowed = old.union(&new);
+        self.store.set_epoch_deadline(ticks(self.options.call_budget));
+        let result = self
             .instance
             .datastream_target_kinesis()
             .call_configure(&mut self.store, config_json)
-            .await?)
+            .await?;
+        let hooks = &mut self.store.data_mut().hooks;
+        hooks.allowed = if result.is_ok() { new } else { old };
+        Ok(result)
+    }
+
+    /// What the host measured: peak memory, its cap, refused requests.
+    pub fn host_stats(&self) -> HostStats {
+        let data = self.store.data();
+        HostStats {
+            memory_bytes: data.limits.peak_memory as u64,
+            memory_limit: data.limits.max_memory as u64,
+            denied_requests: data.hooks.denied,
+        }
+    }
+
+    /// The failure code and message for events of an instance whose call
+    /// failed with `error`: over its memory cap, over its time budget, or
+    /// another trap.
+    pub fn classify(&self, error: &anyhow::Error) -> (&'static str, String) {
+        if let Some(asked) = self.store.data().limits.refused {
+            let limit = self.options.memory_limit;
+            return (
+                MEMORY_LIMIT_EXCEEDED,
+                format!("the instance needed {asked} bytes of memory, over its limit of {limit}: {error:#}"),
+            );
+        }
+        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return (
+                CALL_BUDGET_EXCEEDED,
+                format!("a call ran past its time budget: {error:#}"),
+            );
+        }
+        (TARGET_TRAPPED, format!("{error:#}"))
     }
 
     /// `push`: takes events from the front while the buffer has room (see
     /// `report.accepted`), starts requests for full batches; returns what settled.
     pub async fn push(&mut self, events: &[wit::Event]) -> Result<wit::Report> {
+        self.store.set_epoch_deadline(ticks(self.options.call_budget));
         Ok(self
             .instance
             .datastream_target_kinesis()
@@ -228,6 +441,7 @@ impl TargetInstance {
     /// for something to settle.
     pub async fn poll(&mut self, wait: std::time::Duration) -> Result<wit::Report> {
         let wait_ns = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        self.store.set_epoch_deadline(ticks(self.options.call_budget + wait));
         Ok(self
             .instance
             .datastream_target_kinesis()
@@ -237,6 +451,7 @@ impl TargetInstance {
 
     /// `stats`: counters since the instance started, and what it holds now.
     pub async fn stats(&mut self) -> Result<wit::TargetStats> {
+        self.store.set_epoch_deadline(ticks(self.options.call_budget));
         Ok(self
             .instance
             .datastream_target_kinesis()
@@ -246,10 +461,30 @@ impl TargetInstance {
 
     /// `flush`: sends everything; every event pushed so far then has an outcome.
     pub async fn flush(&mut self) -> Result<wit::Report> {
+        self.store.set_epoch_deadline(ticks(self.options.flush_budget));
         Ok(self
             .instance
             .datastream_target_kinesis()
             .call_flush(&mut self.store)
             .await?)
     }
+}
+
+/// Epoch ticks in `budget`, at least one.
+fn ticks(budget: Duration) -> u64 {
+    (budget.as_nanos() / EPOCH_TICK.as_nanos()).clamp(1, u128::from(u64::MAX / 2)) as u64
+}
+
+/// Slots for `instances` tenants, each with memory up to `memory_limit`.
+fn pooling(instances: u32, memory_limit: usize) -> PoolingAllocationConfig {
+    // A component here is a few core instances (the guest and its WASI
+    // adapter shims), one memory and a few tables.
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(4))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .total_stacks(instances)
+        .max_memory_size(memory_limit);
+    pool
 }

@@ -3,13 +3,12 @@
 //! trusting it, so a component bug shows up as a counted protocol error and
 //! an explicit failure, never as a silently lost event.
 
-use crate::runtime::{Grants, KinesisRuntime, TargetInstance, wit};
+use crate::runtime::{Grants, HostStats, KinesisRuntime, TargetInstance, wit};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-/// Code the host gives events whose instance trapped.
-pub const TARGET_TRAPPED: &str = "TargetTrapped";
+pub use crate::runtime::{CALL_BUDGET_EXCEEDED, MEMORY_LIMIT_EXCEEDED, TARGET_TRAPPED};
 /// Code the host gives events the component never settled (a contract breach).
 pub const UNSETTLED: &str = "Unsettled";
 
@@ -94,7 +93,8 @@ pub struct Tenant {
     pub tally: Tally,
     instance: TargetInstance,
     pending: HashSet<u64>,
-    trapped: Option<String>,
+    /// Why the instance stopped: failure code and message.
+    broken: Option<(&'static str, String)>,
     /// From the last report: when the component wants `poll` called.
     poll_after: Option<Duration>,
 }
@@ -119,7 +119,7 @@ impl Tenant {
             tally: Tally::default(),
             instance,
             pending: HashSet::new(),
-            trapped: None,
+            broken: None,
             poll_after: None,
         }))
     }
@@ -130,11 +130,11 @@ impl Tenant {
     pub async fn push(&mut self, events: &[wit::Event]) -> Vec<wit::EventOutcome> {
         let mut settled = Vec::new();
         let mut rest = events;
-        while !rest.is_empty() && self.trapped.is_none() {
+        while !rest.is_empty() && self.broken.is_none() {
             let report = match self.instance.push(rest).await {
                 Ok(report) => report,
                 Err(e) => {
-                    self.trapped = Some(format!("{e:#}"));
+                    self.broken = Some(self.instance.classify(&e));
                     break;
                 }
             };
@@ -148,9 +148,10 @@ impl Tenant {
                 settled.extend(self.poll(wait).await);
             }
         }
-        if self.trapped.is_some() {
-            self.pending.extend(rest.iter().map(|e| e.id));
-            settled.extend(self.fail_pending(TARGET_TRAPPED));
+        if self.broken.is_some() {
+            // Never accepted: certainly not delivered.
+            settled.extend(rest.iter().map(|e| self.fail_broken(e.id, false)));
+            settled.extend(self.fail_pending());
         }
         settled
     }
@@ -158,50 +159,56 @@ impl Tenant {
     /// Lets the component collect answers and start due retries, waiting up
     /// to `wait` (capped at a second) for something to settle.
     pub async fn poll(&mut self, wait: Duration) -> Vec<wit::EventOutcome> {
-        if self.trapped.is_some() {
-            return self.fail_pending(TARGET_TRAPPED);
+        if self.broken.is_some() {
+            return self.fail_pending();
         }
         match self.instance.poll(wait.min(MAX_POLL_WAIT)).await {
             Ok(report) => self.absorb(report),
             Err(e) => {
-                self.trapped = Some(format!("{e:#}"));
-                self.fail_pending(TARGET_TRAPPED)
+                self.broken = Some(self.instance.classify(&e));
+                self.fail_pending()
             }
         }
     }
 
     /// The component's counters, or `None` once it trapped.
     pub async fn stats(&mut self) -> Option<ComponentStats> {
-        if self.trapped.is_some() {
+        if self.broken.is_some() {
             return None;
         }
         self.instance.stats().await.ok().map(ComponentStats::from)
     }
 
+    /// What the host measured of the instance: memory, refused requests.
+    pub fn host_stats(&self) -> HostStats {
+        self.instance.host_stats()
+    }
+
     /// Flushes; afterwards no event pushed to this tenant is without outcome.
     pub async fn flush(&mut self) -> Vec<wit::EventOutcome> {
         let mut settled = Vec::new();
-        if self.trapped.is_none() {
+        if self.broken.is_none() {
             match self.instance.flush().await {
                 Ok(report) => settled = self.absorb(report),
-                Err(e) => self.trapped = Some(format!("{e:#}")),
+                Err(e) => self.broken = Some(self.instance.classify(&e)),
             }
         }
-        let code = if self.trapped.is_some() {
-            TARGET_TRAPPED
-        } else {
-            UNSETTLED
-        };
-        if code == UNSETTLED {
+        if self.broken.is_none() {
             self.tally.protocol_errors += self.pending.len() as u64;
         }
-        settled.extend(self.fail_pending(code));
+        settled.extend(self.fail_pending());
         settled
     }
 
-    /// Why the instance stopped, if it trapped.
+    /// Why the instance stopped (over its memory limit, over a call's time
+    /// budget, another trap), if it did.
     pub fn trapped(&self) -> Option<&str> {
-        self.trapped.as_deref()
+        self.broken.as_ref().map(|(_, message)| message.as_str())
+    }
+
+    /// The failure code its events got when the instance stopped.
+    pub fn broken_code(&self) -> Option<&'static str> {
+        self.broken.as_ref().map(|(code, _)| *code)
     }
 
     /// Events pushed and not yet settled.
@@ -212,7 +219,7 @@ impl Tenant {
     /// When the component last asked to be polled (`report.poll-after-ns`);
     /// `None` when it has nothing to do without new events or a flush.
     pub fn poll_after(&self) -> Option<Duration> {
-        self.poll_after.filter(|_| self.trapped.is_none())
+        self.poll_after.filter(|_| self.broken.is_none())
     }
 
     fn absorb(&mut self, report: wit::Report) -> Vec<wit::EventOutcome> {
@@ -231,28 +238,35 @@ impl Tenant {
         settled
     }
 
-    fn fail_pending(&mut self, code: &str) -> Vec<wit::EventOutcome> {
-        let message = match (&self.trapped, code) {
-            (Some(trap), _) => format!("the target instance trapped: {trap}"),
-            _ => "the component returned no outcome for this event".to_string(),
-        };
+    /// Fails every pending event: the instance stopped, or (after a flush)
+    /// the component never settled them.
+    fn fail_pending(&mut self) -> Vec<wit::EventOutcome> {
         let mut ids: Vec<u64> = self.pending.drain().collect();
         ids.sort_unstable();
-        let outcomes: Vec<wit::EventOutcome> = ids
-            .into_iter()
-            .map(|id| wit::EventOutcome {
-                id,
-                outcome: wit::Outcome::Failed(wit::Failed {
-                    code: code.to_string(),
-                    message: message.clone(),
-                    origin: wit::FailureOrigin::Target,
-                    retryable: false,
-                    maybe_delivered: false,
-                }),
-            })
-            .collect();
-        outcomes.iter().for_each(|o| self.count(o));
-        outcomes
+        // Accepted before the instance stopped: may have been in flight.
+        ids.into_iter().map(|id| self.fail_broken(id, true)).collect()
+    }
+
+    fn fail_broken(&mut self, id: u64, maybe_delivered: bool) -> wit::EventOutcome {
+        let (code, message) = match &self.broken {
+            Some((code, why)) => (*code, format!("the target instance stopped: {why}")),
+            None => (
+                UNSETTLED,
+                "the component returned no outcome for this event".to_string(),
+            ),
+        };
+        let outcome = wit::EventOutcome {
+            id,
+            outcome: wit::Outcome::Failed(wit::Failed {
+                code: code.to_string(),
+                message,
+                origin: wit::FailureOrigin::Target,
+                retryable: false,
+                maybe_delivered: maybe_delivered && self.broken.is_some(),
+            }),
+        };
+        self.count(&outcome);
+        outcome
     }
 
     fn count(&mut self, outcome: &wit::EventOutcome) {

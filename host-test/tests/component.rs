@@ -258,3 +258,37 @@ async fn push_returns_before_the_answer_and_poll_collects_it() {
     assert_eq!((stats.delivered, stats.requests, stats.in_flight_requests), (2, 1, 0));
     assert_eq!(ep.records("logs").len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cron_target_inside_wasmtime_holds_events_until_its_minute_or_a_flush() {
+    let ep = endpoint().await;
+    // A minute about half an hour away: the run cannot fall inside this test.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let minute = (now / 60 + 30) % 60;
+    let cron = format!("{minute} * * * *");
+    let mut t = tenant(&config(
+        &ep.url(),
+        DEFAULT_SECRET_KEY,
+        serde_json::json!({"cron": cron, "interval": "5m"}),
+    ))
+    .await;
+    assert_eq!(t.info.interval_ms, None, "cron wins over interval");
+    let settled = t
+        .push(&(0..10).map(|i| event(i, vec![b'c'; 10])).collect::<Vec<_>>())
+        .await;
+    assert!(settled.is_empty());
+    let polled = t.poll(Duration::from_millis(200)).await;
+    assert!(polled.is_empty(), "nothing is sent before the cron minute");
+    assert!(ep.records("logs").is_empty());
+    let wake = t.poll_after().expect("the run is scheduled");
+    assert!(
+        wake > Duration::from_secs(60) && wake <= Duration::from_secs(3600),
+        "{wake:?}"
+    );
+    let settled = t.flush().await;
+    assert_eq!(settled.len(), 10);
+    assert_eq!(ep.records("logs").len(), 10);
+}

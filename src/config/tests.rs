@@ -254,10 +254,78 @@ fn size_limits_may_be_raised_to_10_mib() {
 }
 
 #[test]
-fn cron_is_refused_with_not_supported_yet() {
-    let e = err(with(json!({"cron": "*/5 * * * *"})));
-    assert_eq!(e.field, "properties.cron");
-    assert!(e.message.contains("not supported yet"), "{e}");
+fn cron_is_five_fields_and_wins_over_interval() {
+    let c = ok(with(json!({"cron": "*/5 * * * *"})));
+    assert_eq!(c.cron.as_ref().map(|s| s.expression()), Some("*/5 * * * *"));
+    assert_eq!(c.interval, None);
+    let both = ok(with(json!({"cron": "0 * * * *", "interval": "5m"})));
+    assert!(both.cron.is_some());
+    assert_eq!(both.interval, None, "SPEC 5: cron wins");
+    // The interval is still checked: a typo is never hidden behind cron.
+    assert_eq!(
+        err(with(json!({"cron": "0 * * * *", "interval": "often"}))).field,
+        "properties.interval"
+    );
+    // Blank, as `${CRON:-}` gives, or null: no cron.
+    for none in [json!(""), json!("  "), json!(null)] {
+        assert!(ok(with(json!({"cron": none}))).cron.is_none());
+    }
+}
+
+#[test]
+fn cron_errors_name_the_field_and_say_what_is_wrong() {
+    for (cron, says) in [
+        (json!("* * * *"), "must be five fields"),
+        (json!("0 0 * * * *"), "got 6"),
+        (
+            json!("60 * * * *"),
+            "minute field \"60\": number out of bounds (minute is 0-59)",
+        ),
+        (json!("0 24 * * *"), "hour field"),
+        (json!("0 0 32 * *"), "day-of-month field"),
+        (json!("0 0 * 13 *"), "month field"),
+        (json!("0 0 * * 8"), "day-of-week field \"8\""),
+        (json!("0 0 * * MON"), "only digits and * , - / are allowed"),
+        (json!("0 0 31 2 *"), "never matches"),
+        (json!(5), "must be five fields"),
+    ] {
+        let e = err(with(json!({"cron": cron.clone()})));
+        assert_eq!(e.field, "properties.cron", "{cron}");
+        assert!(e.message.contains(says), "{cron}: {e}");
+    }
+    assert_eq!(
+        err(with(json!({"cron": ["* * * * *"]}))).message,
+        "must be a string, got a list"
+    );
+}
+
+#[test]
+fn cron_utc_offset_is_z_or_hours_and_minutes() {
+    for (offset, minutes) in [
+        ("Z", 0),
+        ("z", 0),
+        ("+00:00", 0),
+        ("+02:00", 120),
+        ("-05:30", -330),
+        ("+14:00", 840),
+    ] {
+        let c = ok(with(json!({"cron": "0 9 * * *", "cron_utc_offset": offset})));
+        assert_eq!(
+            format!("{:?}", c.cron.unwrap()),
+            format!("CronSchedule {{ expression: \"0 9 * * *\", offset_minutes: {minutes} }}"),
+            "{offset}"
+        );
+    }
+    for bad in ["+2", "+0200", "02:00", "+24:00", "-05:60", "UTC", "+2:00", "", "+٠٢:00"] {
+        let e = err(with(json!({"cron": "0 9 * * *", "cron_utc_offset": bad})));
+        assert_eq!(e.field, "properties.cron_utc_offset", "{bad}");
+        assert!(e.message.contains("must be Z or +HH:MM / -HH:MM"), "{bad}: {e}");
+    }
+    let e = err(with(json!({"cron_utc_offset": "+02:00"})));
+    assert_eq!(
+        (e.field.as_str(), e.message.as_str()),
+        ("properties.cron_utc_offset", "applies to cron only; set cron as well")
+    );
 }
 
 #[test]

@@ -69,8 +69,20 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             self.start(next, now);
         }
         let in_flight = self.in_flight.len();
-        if let Some(runs) = self.runs.as_mut().filter(|_| !self.flushing) {
-            runs.end_if_done(now, in_flight);
+        if let Some(runs) = self.runs.as_mut().filter(|r| !self.flushing && r.done(in_flight)) {
+            runs.end(now, self.clock.now());
+        }
+    }
+
+    /// SPEC 5: a cron minute that passed while nothing was held was an
+    /// empty run; what is pushed now waits for the next one.
+    pub(super) fn skip_missed_run(&mut self) {
+        if !self.scheduled() || !self.batcher.is_empty() || !self.retries.is_empty() {
+            return;
+        }
+        let now = self.clock.monotonic();
+        if let Some(runs) = self.runs.as_mut().filter(|r| r.missed(now)) {
+            runs.end(now, self.clock.now());
         }
     }
 

@@ -770,3 +770,143 @@ fn a_long_event_is_logged_cut_with_its_size() {
     assert!(logged[0].1.ends_with(" ... (5000 bytes in all)"));
     assert!(logged[0].1.len() < 4200);
 }
+
+/// The virtual clock starts at 2026-11-25T12:00:00Z (`Script::now`).
+#[test]
+fn a_cron_target_sends_nothing_before_its_time_and_everything_at_it() {
+    let (mut t, script) = target(serde_json::json!({"cron": "*/5 * * * *"}));
+    t.push(events(0..703, 1));
+    assert!(
+        script.sent.borrow().is_empty(),
+        "the first run is at 12:05, not at start"
+    );
+    assert_eq!(t.take_report().poll_after, Some(Duration::from_secs(300)));
+    t.poll(Duration::from_secs(299));
+    assert!(script.sent.borrow().is_empty() && t.take_report().outcomes.is_empty());
+    t.poll(Duration::from_secs(2));
+    let sizes: Vec<usize> = script.sent.borrow().iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        [500, 203],
+        "the run drains the queue in requests of at most max_events"
+    );
+    assert_eq!(script.clock.get(), Duration::from_secs(300));
+    assert!(
+        outcomes(&t.take_report(), 0..703)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+    assert_eq!(t.take_report().poll_after, None, "nothing held: no need to poll");
+}
+
+/// Pushes one event and polls until it is sent; returns the clock then.
+fn sent_at(t: &mut Target<Script, Script, Script>, script: &Script, id: u64) -> Duration {
+    let before = script.sent.borrow().len();
+    t.push(events(id..id + 1, 1));
+    while script.sent.borrow().len() == before {
+        let wait = t.take_report().poll_after.expect("a run is planned");
+        t.poll(wait);
+    }
+    t.take_report();
+    script.clock.get()
+}
+
+#[test]
+fn every_five_minutes_runs_on_the_fives_of_the_wall_clock() {
+    let (mut t, script) = target(serde_json::json!({"cron": "*/5 * * * *"}));
+    let secs = Duration::from_secs;
+    assert_eq!(sent_at(&mut t, &script, 0), secs(300), "12:05");
+    assert_eq!(sent_at(&mut t, &script, 1), secs(600), "pushed during 12:05: 12:10");
+    script.clock.set(secs(700));
+    assert_eq!(sent_at(&mut t, &script, 2), secs(900), "pushed at 12:11:40: 12:15");
+    // 12:20 passes with nothing held and nobody polling: an empty run.
+    script.clock.set(secs(1250));
+    assert_eq!(
+        sent_at(&mut t, &script, 3),
+        secs(1500),
+        "pushed at 12:20:50: 12:25, not at once"
+    );
+}
+
+#[test]
+fn cron_wins_over_interval() {
+    let (mut t, script) = target(serde_json::json!({"cron": "0 * * * *", "interval": 60}));
+    t.push(events(0..2, 1));
+    assert!(
+        script.sent.borrow().is_empty(),
+        "an interval target would send right away"
+    );
+    assert_eq!(t.take_report().poll_after, Some(Duration::from_secs(3600)), "13:00");
+    assert_eq!(sent_at(&mut t, &script, 2), Duration::from_secs(3600));
+    assert_eq!(script.sent.borrow()[0].len(), 3);
+}
+
+#[test]
+fn the_cron_utc_offset_shifts_the_run() {
+    let first_run = |offset: Option<&str>| {
+        let mut props = serde_json::json!({"cron": "0 13 * * *"});
+        if let Some(offset) = offset {
+            props["cron_utc_offset"] = offset.into();
+        }
+        let (mut t, _) = target(props);
+        t.push(events(0..1, 1));
+        t.take_report().poll_after.unwrap().as_secs() as f64 / 3600.0
+    };
+    assert_eq!(first_run(None), 1.0, "13:00 UTC");
+    assert_eq!(first_run(Some("Z")), 1.0);
+    assert_eq!(
+        first_run(Some("+02:00")),
+        23.0,
+        "13:00 at +02:00 is 11:00 UTC: tomorrow"
+    );
+    assert_eq!(first_run(Some("-05:30")), 6.5, "13:00 at -05:30 is 18:30 UTC");
+}
+
+#[test]
+fn what_a_cron_run_could_not_deliver_waits_for_the_next_matching_minute() {
+    let (mut t, script) = target(serde_json::json!({"cron": "*/10 * * * *"}));
+    script
+        .answers
+        .borrow_mut()
+        .push_back(transport_error("ConnectionError", false));
+    t.push(events(0..2, 1));
+    t.poll(Duration::from_secs(600));
+    assert_eq!(
+        (script.sent.borrow().len(), script.clock.get()),
+        (1, Duration::from_secs(600))
+    );
+    t.poll(Duration::from_secs(599));
+    assert_eq!(script.sent.borrow().len(), 1, "no backoff retry between runs");
+    t.poll(Duration::from_secs(1));
+    assert_eq!(
+        (script.sent.borrow().len(), script.clock.get()),
+        (2, Duration::from_secs(1200))
+    );
+    t.poll(Duration::ZERO);
+    assert!(
+        outcomes(&t.take_report(), 0..2)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+}
+
+#[test]
+fn flush_sends_a_cron_target_at_once_and_keeps_its_minutes() {
+    let (mut t, script) = target(serde_json::json!({"cron": "*/5 * * * *"}));
+    script.clock.set(Duration::from_secs(60));
+    t.push(events(0..3, 1));
+    t.flush();
+    assert_eq!(script.sent.borrow().len(), 1);
+    assert_eq!(
+        script.clock.get(),
+        Duration::from_secs(60),
+        "flush did not wait for 12:05"
+    );
+    outcomes(&t.take_report(), 0..3);
+    t.push(events(3..4, 1));
+    assert_eq!(
+        t.take_report().poll_after,
+        Some(Duration::from_secs(240)),
+        "the next run is still 12:05"
+    );
+}

@@ -158,6 +158,34 @@ def scheduled_target_is_flushed_at_end_of_input(host_bin: str, peer: Peer, new_s
                                 "pk-hourly", what=stream)
 
 
+def cron_target_is_flushed_at_end_of_input(host_bin: str, peer: Peer, new_stream,
+                                           tmp_path: Path) -> None:
+    """A target with `cron` at a minute about half an hour away (and an
+    `interval` it overrides) sends nothing during the run and everything at
+    end of input: every line arrives once, and the report names the cron."""
+    import time
+
+    stream = new_stream(peer, shards=1, tag="cron")
+    lines = [f"cron {i:03d}" for i in range(120)]
+    input_path = tmp_path / "events.txt"
+    input_path.write_text("\n".join(lines) + "\n")
+    minute = (int(time.time()) // 60 + 30) % 60
+    t = target("by-cron", peer, stream, "pk-cron", max_events=50)
+    t["properties"].update(cron=f"{minute} * * * *", cron_utc_offset="+02:00", interval="5m")
+    config = write_json_config(tmp_path / "config.json", [t])
+
+    run = run_cli(host_bin, config, input_path)
+    rep = check_report_shape(run)
+    ctx = "\n" + run.describe()
+    assert run.returncode == 0, ctx
+    (summary,) = rep["targets"]
+    assert summary["interval_s"] is None, ctx
+    assert summary["cron"] == f"{minute} * * * * (UTC offset +02:00)", ctx
+    assert (summary["delivered"], summary["failed"]) == (len(lines), 0), ctx
+    assert_stream_holds_exactly(read_stream(peer.client(), stream), [ln.encode() for ln in lines],
+                                "pk-cron", what=stream)
+
+
 def partition_keys_from_event_fields(host_bin: str, peer: Peer, new_stream, tmp_path: Path) -> None:
     """`partition_key: "{{host}}-{{app|none}}"` renders each event's own key:
     every record arrives once, under the key its fields give, spread over

@@ -9,7 +9,7 @@ mod summary;
 use clap::{Parser, Subcommand, ValueEnum};
 use input::{Input, InputFormat};
 use kinesis_host::config_file::{self, TargetDef};
-use kinesis_host::{Grants, KinesisRuntime, Tenant};
+use kinesis_host::{Grants, KinesisRuntime, OutboundPolicy, RuntimeOptions, Tenant};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -60,6 +60,36 @@ struct RunArgs {
     /// through, read-only).
     #[arg(long)]
     no_aws_env: bool,
+    /// Linear memory each target's instance may use, in MiB; past it the
+    /// instance stops and its events fail with MemoryLimitExceeded.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    memory_limit_mb: u32,
+    /// Time one call into a target may take (push, poll beyond its wait), in
+    /// seconds; past it the instance stops (CallBudgetExceeded).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=86400))]
+    call_budget_s: u32,
+    /// Time a flush may take, in seconds (it waits on the network and retries).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=86400))]
+    flush_budget_s: u32,
+    /// Also let targets reach this authority (host[:port], repeatable); by
+    /// default a target reaches only its endpoint and its credential provider.
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    allow_hosts: Vec<String>,
+    /// Let targets reach only these authorities (host[:port], repeatable): a
+    /// target configured to send elsewhere gets HttpRequestDenied. The list
+    /// to use when the configs come from tenants.
+    #[arg(long = "only-host", value_name = "HOST[:PORT]", conflicts_with = "allow_hosts")]
+    only_hosts: Vec<String>,
+    /// Let targets reach any host (trusted single-tenant use only).
+    #[arg(long, conflicts_with_all = ["allow_hosts", "only_hosts"])]
+    allow_any_host: bool,
+    /// A PEM file of CA certificates to trust for https besides the platform's.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
+    /// Use wasmtime's pooling allocator with slots for this many instances
+    /// (hosts with many targets).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pooling: Option<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,12 +117,28 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<u8, String> {
+    let options = RuntimeOptions {
+        memory_limit: (args.memory_limit_mb as usize) << 20,
+        call_budget: Duration::from_secs(args.call_budget_s.into()),
+        flush_budget: Duration::from_secs(args.flush_budget_s.into()),
+        pooling: args.pooling,
+        outbound: if args.allow_any_host {
+            OutboundPolicy::Any
+        } else if !args.only_hosts.is_empty() {
+            OutboundPolicy::Only(args.only_hosts.clone())
+        } else if !args.allow_hosts.is_empty() {
+            OutboundPolicy::AlsoAllow(args.allow_hosts.clone())
+        } else {
+            OutboundPolicy::ConfiguredEndpoints
+        },
+        extra_ca: args.ca_file.clone(),
+    };
     let runtime = match &args.component {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read component {path}: {e}"))?;
-            KinesisRuntime::from_bytes(&bytes)
+            KinesisRuntime::with_options(&bytes, options)
         }
-        None => KinesisRuntime::new(),
+        None => KinesisRuntime::with_options(kinesis_host::runtime::EMBEDDED_COMPONENT, options),
     }
     .map_err(|e| format!("cannot load the component: {e:#}"))?;
 
@@ -118,7 +164,9 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     } else {
         Grants::credential_chain_from_env()
     };
-    let mut tenants = start_tenants(&runtime, select(defs, &args.targets)?, &grants).await?;
+    let defs = select(defs, &args.targets)?;
+    let crons: Vec<Option<String>> = defs.iter().map(cron_of).collect();
+    let mut tenants = start_tenants(&runtime, defs, &grants).await?;
 
     let mut rx = input::spawn(args.input.clone(), args.input_format, args.chunk_size as usize)?;
     let progress = progress_bar(args.report);
@@ -159,7 +207,7 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     }
     progress.finish_and_clear();
 
-    let summary = summary::Summary::new(&tenants, stats, lines, skipped, started.elapsed());
+    let summary = summary::Summary::new(&tenants, stats, &crons, lines, skipped, started.elapsed());
     match args.report {
         ReportFormat::Json => println!("{}", serde_json::to_string(&summary).unwrap_or_default()),
         ReportFormat::Text => summary.print_text(),
@@ -201,6 +249,15 @@ fn select(defs: Vec<TargetDef>, names: &[String]) -> Result<Vec<TargetDef>, Stri
         return Err("no amazonkinesis target to run in the config".into());
     }
     Ok(chosen)
+}
+
+/// A target's `cron` (with its `cron_utc_offset`), for the summary: the
+/// component reports intervals, not cron expressions.
+fn cron_of(def: &TargetDef) -> Option<String> {
+    let props = def.definition.get("properties")?;
+    let cron = props.get("cron")?.as_str().map(str::trim).filter(|c| !c.is_empty())?;
+    let offset = props.get("cron_utc_offset").and_then(|o| o.as_str()).unwrap_or("Z");
+    Some(format!("{cron} (UTC offset {offset})"))
 }
 
 async fn start_tenants(runtime: &KinesisRuntime, defs: Vec<TargetDef>, grants: &Grants) -> Result<Vec<Tenant>, String> {

@@ -48,8 +48,17 @@ pub struct TargetSummary {
     pub region: String,
     pub endpoint: String,
     pub trapped: Option<String>,
+    /// Why the instance stopped, as a code: `MemoryLimitExceeded`,
+    /// `CallBudgetExceeded` or `TargetTrapped`; absent while it runs.
+    pub stopped: Option<String>,
+    /// What the host measured of the instance: peak linear memory, its cap,
+    /// requests the outbound policy refused.
+    pub host: kinesis_host::HostStats,
     /// `interval` in seconds for a scheduled target; it was flushed at end of input.
     pub interval_s: Option<f64>,
+    /// `cron` of a cron-scheduled target, with its UTC offset; it was
+    /// flushed at end of input.
+    pub cron: Option<String>,
     #[serde(flatten)]
     pub tally: Tally,
     /// The component's own counters (`stats` export); absent if it trapped.
@@ -61,6 +70,7 @@ impl Summary {
     pub fn new(
         tenants: &[Tenant],
         stats: Vec<Option<ComponentStats>>,
+        crons: &[Option<String>],
         events: u64,
         skipped_lines: u64,
         elapsed: Duration,
@@ -81,7 +91,7 @@ impl Summary {
             events_per_s: events as f64 / elapsed.as_secs_f64().max(1e-9),
             targets: Vec::new(),
         };
-        for (t, component) in tenants.iter().zip(stats) {
+        for ((t, component), cron) in tenants.iter().zip(stats).zip(crons) {
             let tally = &t.tally;
             if let Some(c) = &component {
                 s.retries += c.retries;
@@ -108,7 +118,10 @@ impl Summary {
                 region: t.info.region.clone(),
                 endpoint: t.info.endpoint.clone(),
                 trapped: t.trapped().map(str::to_string),
+                stopped: t.broken_code().map(str::to_string),
+                host: t.host_stats(),
                 interval_s: t.info.interval_ms.map(|ms| ms as f64 / 1000.0),
+                cron: cron.clone(),
                 // Failures are listed once, at the top level, with their target.
                 tally: Tally {
                     failures: Vec::new(),
@@ -154,6 +167,9 @@ impl Summary {
             if let Some(secs) = t.interval_s {
                 println!("  scheduled every {secs} s (interval); flushed at end of input");
             }
+            if let Some(cron) = &t.cron {
+                println!("  scheduled by cron {cron}; flushed at end of input");
+            }
             println!(
                 "  delivered {}, failed {}, requests {}, bytes sent {}",
                 t.tally.delivered, t.tally.failed, t.tally.requests, t.tally.bytes_sent
@@ -177,9 +193,18 @@ impl Summary {
                     t.tally.backpressure_waits
                 );
             }
-            if let Some(trap) = &t.trapped {
-                println!("  the instance trapped: {trap}");
+            if let (Some(code), Some(why)) = (&t.stopped, &t.trapped) {
+                println!("  the instance stopped ({code}): {why}");
             }
+            println!(
+                "  memory {} KiB of {} KiB{}",
+                t.host.memory_bytes / 1024,
+                t.host.memory_limit / 1024,
+                match t.host.denied_requests {
+                    0 => String::new(),
+                    n => format!(", requests refused by the outbound policy: {n}"),
+                }
+            );
             if t.tally.protocol_errors > 0 {
                 println!(
                     "  protocol errors (outcomes missing or duplicated): {}",
