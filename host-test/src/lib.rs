@@ -16,5 +16,7 @@ pub mod send;
 pub mod tenant;
 
 pub use outbound::OutboundPolicy;
-pub use runtime::{CREDENTIAL_CHAIN_VARS, Grants, HostStats, KinesisRuntime, RuntimeOptions, TargetInstance, wit};
+pub use runtime::{
+    Answerer, CREDENTIAL_CHAIN_VARS, Grants, HostStats, KinesisRuntime, RuntimeOptions, TargetInstance, wit,
+};
 pub use tenant::Tenant;

@@ -65,6 +65,23 @@ pub struct RuntimeOptions {
     pub outbound: OutboundPolicy,
     /// A PEM file of extra CA certificates trusted for `https`, besides the platform's roots.
     pub extra_ca: Option<PathBuf>,
+    /// For benchmarks and tests only: answers every request the outbound
+    /// policy allowed in place of the network (`None`, the default: send it).
+    pub answerer: Option<Answerer>,
+}
+
+/// What [`Answerer`] returns: the response, and a future that ends with the exchange.
+pub type Answered = Box<dyn Future<Output = Result<crate::send::Sent, wasmtime_wasi_http::Error>> + Send>;
+
+/// A sender that stands in for the network ([`RuntimeOptions::answerer`]):
+/// benchmarks of the component alone plug in one that answers at once.
+#[derive(Clone)]
+pub struct Answerer(pub Arc<dyn Fn(http::Request<wasmtime_wasi_http::WasiBody>) -> Answered + Send + Sync>);
+
+impl std::fmt::Debug for Answerer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Answerer(..)")
+    }
 }
 
 impl Default for RuntimeOptions {
@@ -76,6 +93,7 @@ impl Default for RuntimeOptions {
             pooling: None,
             outbound: OutboundPolicy::ConfiguredEndpoints,
             extra_ca: None,
+            answerer: None,
         }
     }
 }
@@ -122,6 +140,7 @@ struct TenantHooks {
     allowed: Allowed,
     tls: Arc<rustls::ClientConfig>,
     denied: u64,
+    answerer: Option<Answerer>,
 }
 
 impl wasmtime_wasi_http::WasiHttpHooks for TenantHooks {
@@ -141,7 +160,10 @@ impl wasmtime_wasi_http::WasiHttpHooks for TenantHooks {
             self.denied += 1;
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        Box::new(crate::send::send(request, options, self.tls.clone()))
+        match &self.answerer {
+            Some(answer) => (answer.0)(request),
+            None => Box::new(crate::send::send(request, options, self.tls.clone())),
+        }
     }
 }
 
@@ -349,6 +371,7 @@ impl KinesisRuntime {
                 allowed: Allowed::default(),
                 tls: self.tls.clone(),
                 denied: 0,
+                answerer: self.options.answerer.clone(),
             },
             grants: grants.clone(),
         };

@@ -132,6 +132,7 @@ async fn run(args: RunArgs) -> Result<u8, String> {
             OutboundPolicy::ConfiguredEndpoints
         },
         extra_ca: args.ca_file.clone(),
+        answerer: None,
     };
     let runtime = match &args.component {
         Some(path) => {

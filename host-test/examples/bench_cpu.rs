@@ -1,0 +1,72 @@
+//! Bench harness (not a test): client CPU per event of the component in
+//! wasmtime, sending to an endpoint in another process (BENCHMARKS.md
+//! "Client CPU per event"; the baseline is `bench/sdk-compare`, the AWS SDK
+//! for Rust, against the same endpoint).
+//!
+//! `bench_cpu URL STREAM` (BENCH_EVENTS 20,000, BENCH_EVENT_BYTES 200,
+//! BENCH_KEY, BENCH_SECRET). The component is compiled and the instance
+//! configured first (not counted, as the SDK's client is built first); then
+//! CPU time (`getrusage(RUSAGE_SELF)`: all threads of this process, user +
+//! system, wasmtime's epoch thread included) is measured around pushing
+//! every event (chunks of 500, 500 records per request, the default 4
+//! requests in flight) and `flush`. Prints one JSON line.
+
+use kinesis_host::{KinesisRuntime, Tenant, wit};
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// User + system CPU time of this process so far.
+fn cpu() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().expect("usage: bench_cpu URL STREAM");
+    let stream = args.next().expect("usage: bench_cpu URL STREAM");
+    let events = env("BENCH_EVENTS", 20_000);
+    let size = env("BENCH_EVENT_BYTES", 200) as usize;
+    let key = std::env::var("BENCH_KEY").unwrap_or_else(|_| "AKIDLOCALKINESIS".into());
+    let secret = std::env::var("BENCH_SECRET").unwrap_or_else(|_| "local-kinesis-secret".into());
+    let runtime = KinesisRuntime::new()?;
+    let config = serde_json::json!({"name": "bench", "type": "amazonkinesis", "properties": {
+        "key": key, "secret": secret, "region": "us-east-1", "endpoint": url, "stream": stream,
+        "partition_key": "default", "max_events": 500, "max_buffer_size": 256 << 20}});
+    let mut tenant = Tenant::start(&runtime, &config.to_string())
+        .await?
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
+    let batch: Vec<wit::Event> = (0..events)
+        .map(|id| wit::Event {
+            id,
+            data: format!("{id:08} {}", "x".repeat(size.saturating_sub(9))).into_bytes(),
+        })
+        .collect();
+    let cpu_before = cpu();
+    let started = Instant::now();
+    for chunk in batch.chunks(500) {
+        tenant.push(chunk).await;
+    }
+    tenant.flush().await;
+    let wall = started.elapsed();
+    let used = cpu() - cpu_before;
+    anyhow::ensure!(
+        tenant.tally.delivered == events,
+        "not all delivered: {:?}",
+        tenant.tally
+    );
+    println!(
+        "{{\"client\":\"kinesis-target (wasmtime)\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3}}}",
+        used.as_secs_f64(),
+        wall.as_secs_f64(),
+        used.as_secs_f64() * 1e6 / events as f64
+    );
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Bench harness (not a test): guest throughput, from `push` to signed
+//! request bytes handed to the host, which answers at once (no network, every
+//! record delivered), for 100 B, 1 KiB and 10 KiB events. In one run,
+//! interleaved, median of `BENCH_RUNS`:
+//!
+//! - the component in wasmtime (the embedded build, `component` profile),
+//!   answered by a [`RuntimeOptions::answerer`] instead of a socket;
+//! - the same crate compiled natively (this build's `release` profile),
+//!   `bench/native_guest.rs`;
+//! - SHA-256 over the same request bodies (the floor).
+//!
+//! ```sh
+//! cargo run --release -p kinesis-host --example bench_guest
+//! ```
+//!
+//! `BENCH_MB` (event megabytes per run, 20), `BENCH_RUNS` (3), `BENCH_SIZES`
+//! (`100,1024,10240`). With `BENCH_MEMORY=1` it measures memory instead
+//! (BENCHMARKS.md "Memory").
+
+#[path = "../../bench/native_guest.rs"]
+mod native;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use kinesis_host::runtime::{Answered, EMBEDDED_COMPONENT};
+use kinesis_host::{Answerer, KinesisRuntime, RuntimeOptions, TargetInstance, wit};
+use sha2::Digest;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Answers every PutRecords after `delay` (zero: at once) with one
+/// delivered result per record in the body.
+fn answerer(delay: Duration) -> Answerer {
+    Answerer(Arc::new(move |request| -> Answered {
+        Box::new(async move {
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map_err(|_| wasmtime_wasi_http::Error::HttpRequestDenied)?
+                .to_bytes();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let answer = native::answer(native::count_records(&body));
+            let response = http::Response::builder()
+                .status(200)
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(
+                    Full::new(Bytes::from(answer))
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                )
+                .expect("a valid response");
+            let done: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }))
+}
+
+async fn runtime(delay: Duration, memory_limit: usize) -> anyhow::Result<KinesisRuntime> {
+    KinesisRuntime::with_options(
+        EMBEDDED_COMPONENT,
+        RuntimeOptions {
+            answerer: Some(answerer(delay)),
+            memory_limit,
+            ..Default::default()
+        },
+    )
+}
+
+async fn instance(runtime: &KinesisRuntime, config: &str) -> anyhow::Result<TargetInstance> {
+    let mut instance = runtime.instantiate().await?;
+    instance
+        .configure(config)
+        .await?
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
+    Ok(instance)
+}
+
+fn delivered(report: &wit::Report) -> u64 {
+    report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.outcome, wit::Outcome::Delivered(_)))
+        .count() as u64
+}
+
+/// Pushes `events` in chunks of 500 through the component, offering again
+/// what backpressure left, then flushes; returns the time and events delivered.
+async fn wasm_run(instance: &mut TargetInstance, events: &[wit::Event]) -> anyhow::Result<(Duration, u64)> {
+    let mut done = 0;
+    let started = Instant::now();
+    for chunk in events.chunks(500) {
+        let mut from = 0;
+        while from < chunk.len() {
+            let report = instance.push(&chunk[from..]).await?;
+            from += report.accepted as usize;
+            done += delivered(&report);
+            if from < chunk.len() {
+                done += delivered(&instance.poll(Duration::from_millis(50)).await?);
+            }
+        }
+    }
+    done += delivered(&instance.flush().await?);
+    Ok((started.elapsed(), done))
+}
+
+async fn throughput() -> anyhow::Result<()> {
+    let mb = env("BENCH_MB", 20);
+    let runs = env("BENCH_RUNS", 3).max(1);
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "100,1024,10240".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runtime = runtime(Duration::ZERO, 1 << 30).await?;
+    let config = native::config_json("http://127.0.0.1:9");
+    println!("{mb} MB of events per run, 500 per request, median of {runs}, events/s (event MB/s)");
+    println!(
+        "| event | events | wasmtime | native | SHA-256 of the bodies | wasmtime / native | wasmtime / SHA-256 | native / SHA-256 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for size in sizes {
+        let n = (mb << 20) / size as u64;
+        let data = native::events(n, size);
+        let events: Vec<wit::Event> = data
+            .iter()
+            .enumerate()
+            .map(|(id, d)| wit::Event {
+                id: id as u64,
+                data: d.clone(),
+            })
+            .collect();
+        let bodies = native::run(&data, 500, true).bodies;
+        let (mut wasm, mut nat, mut sha) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            // A fresh instance per run, configured before the clock starts.
+            let mut inst = instance(&runtime, &config).await?;
+            let (elapsed, ok) = wasm_run(&mut inst, &events).await?;
+            anyhow::ensure!(ok == n, "wasmtime: {ok} of {n} delivered");
+            wasm.push(n as f64 / elapsed.as_secs_f64());
+            let run = native::run(&data, 500, false);
+            anyhow::ensure!(run.delivered == n, "native: {} of {n} delivered", run.delivered);
+            nat.push(n as f64 / run.elapsed.as_secs_f64());
+            let started = Instant::now();
+            for body in &bodies {
+                std::hint::black_box(sha2::Sha256::digest(body));
+            }
+            sha.push(n as f64 / started.elapsed().as_secs_f64());
+        }
+        let (w, v, s) = (median(wasm), median(nat), median(sha));
+        let mbs = |r: f64| r * size as f64 / 1e6;
+        println!(
+            "| {size} B | {n} | {w:.0} ({:.1}) | {v:.0} ({:.1}) | {s:.0} ({:.1}) | **{:.2}** | {:.2} | {:.2} |",
+            mbs(w),
+            mbs(v),
+            mbs(s),
+            w / v,
+            w / s,
+            v / s
+        );
+    }
+    Ok(())
+}
+
+/// Linear memory of an idle configured instance, and of one whose buffer
+/// (`max_buffer_size`) is full because the endpoint is slow.
+async fn memory() -> anyhow::Result<()> {
+    println!("| instance | max_buffer_size | events held | linear memory (KiB) |");
+    println!("|---|---|---|---|");
+    let fast = runtime(Duration::ZERO, 1 << 30).await?;
+    let default_buffer = native::config_json("http://127.0.0.1:9").replace("1073741824", "8388608");
+    let idle = instance(&fast, &default_buffer).await?;
+    println!(
+        "| idle, configured | default (8 MiB) | 0 | {} |",
+        idle.host_stats().memory_bytes >> 10
+    );
+    let slow = runtime(Duration::from_secs(3600), 1 << 30).await?;
+    for (buffer, size) in [(8usize << 20, 200usize), (8 << 20, 10240), (64 << 20, 1024)] {
+        let config = native::config_json("http://127.0.0.1:9").replace("1073741824", &buffer.to_string());
+        let mut inst = instance(&slow, &config).await?;
+        let data = native::events((2 * buffer / size) as u64, size);
+        let events: Vec<wit::Event> = data
+            .into_iter()
+            .enumerate()
+            .map(|(id, data)| wit::Event { id: id as u64, data })
+            .collect();
+        // Push until the target refuses: its buffer is full.
+        let mut held = 0;
+        for chunk in events.chunks(500) {
+            let report = inst.push(chunk).await?;
+            held += report.accepted as usize;
+            if (report.accepted as usize) < chunk.len() {
+                break;
+            }
+        }
+        let stats = inst.stats().await?;
+        println!(
+            "| full buffer, {size} B events, endpoint not answering | {} MiB | {held} ({} in flight, {} KiB buffered) | {} |",
+            buffer >> 20,
+            stats.in_flight_events,
+            stats.buffered_bytes >> 10,
+            inst.host_stats().memory_bytes >> 10
+        );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if env("BENCH_MEMORY", 0) == 1 {
+        memory().await
+    } else {
+        throughput().await
+    }
+}
