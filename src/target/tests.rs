@@ -71,48 +71,12 @@ impl Transport for Script {
     type Exchange = Pending;
 
     fn start(&mut self, request: HttpRequest<'_>) -> Result<Pending, TransportError> {
-        if !request.headers.iter().any(|(k, _)| k == "x-amz-target") {
-            let seen = Seen {
-                method: request.method,
-                url: format!("{}{}", request.endpoint.url().trim_end_matches('/'), request.path),
-                headers: request.headers.clone(),
-                body: String::from_utf8(request.body).unwrap(),
-            };
-            self.provider_calls.borrow_mut().push(seen.clone());
-            let answer = match self.provider.borrow_mut().as_mut() {
-                Some(answer) => answer(&seen),
-                None => Err(TransportError {
-                    code: codes::CONNECTION_ERROR,
-                    message: "connection refused".to_string(),
-                    ambiguous: false,
-                }),
-            };
-            return Ok(Pending {
-                ready_at: self.clock.get() + self.latency.get(),
-                answer: Some(answer),
-            });
-        }
         let target = request.headers.iter().find(|(k, _)| k == "x-amz-target");
+        if target.is_none() {
+            return Ok(self.side_request(request, &self.provider_calls, &self.provider));
+        }
         if target.is_some_and(|(_, v)| v == crate::shards::LIST_SHARDS_TARGET) {
-            let seen = Seen {
-                method: request.method,
-                url: request.endpoint.url(),
-                headers: request.headers.clone(),
-                body: String::from_utf8(request.body).unwrap(),
-            };
-            self.list_shards_calls.borrow_mut().push(seen.clone());
-            let answer = match self.list_shards.borrow_mut().as_mut() {
-                Some(answer) => answer(&seen),
-                None => Err(TransportError {
-                    code: codes::CONNECTION_ERROR,
-                    message: "connection refused".to_string(),
-                    ambiguous: false,
-                }),
-            };
-            return Ok(Pending {
-                ready_at: self.clock.get() + self.latency.get(),
-                answer: Some(answer),
-            });
+            return Ok(self.side_request(request, &self.list_shards_calls, &self.list_shards));
         }
         let auth = request.headers.iter().find(|(k, _)| k == "authorization");
         let auth = auth.map(|(_, v)| v.clone()).unwrap_or_default();
@@ -139,6 +103,37 @@ impl Transport for Script {
         let now = self.clock.get();
         let first_answer = exchanges.iter().map(|e| e.ready_at).min().unwrap_or(Duration::MAX);
         self.clock.set(first_answer.min(now + max).max(now));
+    }
+}
+
+impl Script {
+    /// Records a request that is not a PutRecords (a credential provider's,
+    /// a ListShards) and answers it from `answer` (default: refused).
+    fn side_request(
+        &self,
+        request: HttpRequest<'_>,
+        calls: &RefCell<Vec<Seen>>,
+        answer: &RefCell<Option<ProviderAnswer>>,
+    ) -> Pending {
+        let seen = Seen {
+            method: request.method,
+            url: format!("{}{}", request.endpoint.url().trim_end_matches('/'), request.path),
+            headers: request.headers.clone(),
+            body: String::from_utf8(request.body).unwrap(),
+        };
+        calls.borrow_mut().push(seen.clone());
+        let answer = match answer.borrow_mut().as_mut() {
+            Some(answer) => answer(&seen),
+            None => Err(TransportError {
+                code: codes::CONNECTION_ERROR,
+                message: "connection refused".to_string(),
+                ambiguous: false,
+            }),
+        };
+        Pending {
+            ready_at: self.clock.get() + self.latency.get(),
+            answer: Some(answer),
+        }
     }
 }
 
