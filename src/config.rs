@@ -6,6 +6,7 @@
 //! config files yields strings), so both spellings are accepted.
 
 use crate::cron::CronSchedule;
+use crate::encode::Protocol;
 use crate::endpoint::Endpoint;
 use crate::normalize::FieldFormat;
 use crate::partition_key::PartitionKey;
@@ -112,6 +113,8 @@ pub struct TargetConfig {
     /// Extension `aggregation`: KPL aggregation, with the most bytes (data +
     /// partition key) of one aggregated record (`aggregation_max_size`); `None`: off.
     pub aggregation: Option<usize>,
+    /// Extension `protocol`: `json` (JSON 1.1, the default) or `cbor`.
+    pub protocol: Protocol,
 }
 
 /// SPEC 6 `debug`: what the target logs through the host, and whether it sends.
@@ -178,6 +181,7 @@ const PROPERTY_FIELDS: &[&str] = &[
     "sts_endpoint",
     "aggregation",
     "aggregation_max_size",
+    "protocol",
 ];
 const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 
@@ -279,6 +283,7 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
         .uint("max_buffer_size", max_record_size, 1 << 30)?
         .unwrap_or(DEFAULT_MAX_BUFFER_SIZE.max(max_record_size));
     let aggregation = aggregation(&props, max_record_size)?;
+    let protocol = protocol(&props)?;
 
     Ok(TargetConfig {
         name,
@@ -303,7 +308,20 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
         max_in_flight: max_in_flight as usize,
         max_buffer_size: max_buffer_size as usize,
         aggregation,
+        protocol,
     })
+}
+
+/// Extension `protocol`: how PutRecords requests and answers are encoded.
+fn protocol(props: &Obj) -> Result<Protocol, ConfigError> {
+    match props.string("protocol")?.as_deref() {
+        None | Some("json") => Ok(Protocol::Json),
+        Some("cbor") => Ok(Protocol::Cbor),
+        Some(other) => Err(ConfigError::new(
+            "properties.protocol",
+            format!("must be json or cbor, got {other:?}"),
+        )),
+    }
 }
 
 /// Extension `aggregation` (off by default) and `aggregation_max_size`: the

@@ -1,12 +1,15 @@
 //! PutRecords answers: per-record results, or one error for the whole request.
 //!
-//! Errors come as JSON (`__type`, `message`), as the `x-amzn-ErrorType`
-//! header, or, from some endpoints (moto's auth layer), as XML served as
-//! `text/html`; all three are read so the user sees the real code.
+//! Results come in the request's protocol, JSON 1.1 or CBOR. Errors come as
+//! JSON or CBOR (`__type`, `message`), as the `x-amzn-ErrorType` header, or,
+//! from some endpoints (moto's auth layer), as XML served as `text/html`; all
+//! are read so the user sees the real code.
 
-use crate::config::json_kind;
+mod cbor;
+mod json;
+
+use crate::encode::Protocol;
 use crate::report::{Failure, Origin, codes, is_retryable_code};
-use serde_json::Value;
 
 /// The result of one record of a PutRecords request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +36,51 @@ struct Entry {
     error_message: Option<String>,
 }
 
+/// The fields of an item that are read; any other is skipped.
+#[derive(Debug, Clone, Copy)]
+enum EntryField {
+    SequenceNumber,
+    ShardId,
+    ErrorCode,
+    ErrorMessage,
+}
+
+impl EntryField {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "SequenceNumber" => EntryField::SequenceNumber,
+            "ShardId" => EntryField::ShardId,
+            "ErrorCode" => EntryField::ErrorCode,
+            "ErrorMessage" => EntryField::ErrorMessage,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            EntryField::SequenceNumber => "SequenceNumber",
+            EntryField::ShardId => "ShardId",
+            EntryField::ErrorCode => "ErrorCode",
+            EntryField::ErrorMessage => "ErrorMessage",
+        }
+    }
+}
+
+impl Entry {
+    fn slot(&mut self, field: EntryField) -> &mut Option<String> {
+        match field {
+            EntryField::SequenceNumber => &mut self.sequence_number,
+            EntryField::ShardId => &mut self.shard_id,
+            EntryField::ErrorCode => &mut self.error_code,
+            EntryField::ErrorMessage => &mut self.error_message,
+        }
+    }
+}
+
 /// Longest error message we pass on; answers can echo whole requests.
 const MAX_MESSAGE: usize = 512;
 
-/// Reads an answer to a request of `sent` records.
+/// Reads a JSON 1.1 answer to a request of `sent` records.
 ///
 /// ```
 /// use kinesis_target::response::{parse, PutRecordsResponse};
@@ -47,56 +91,42 @@ const MAX_MESSAGE: usize = 512;
 /// }
 /// ```
 pub fn parse(status: u16, error_type: Option<&str>, body: &[u8], sent: usize) -> PutRecordsResponse {
+    parse_in(Protocol::Json, status, error_type, body, sent)
+}
+
+/// Reads an answer in `protocol` to a request of `sent` records. Error
+/// answers are read whatever their encoding: some endpoints answer a CBOR
+/// request's error in JSON or XML.
+///
+/// ```
+/// use kinesis_target::{encode::Protocol, response::{parse_in, PutRecordsResponse, RecordResult}};
+/// // {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "shardId-1"}]}
+/// let body = b"\xa2\x72FailedRecordCount\x00\x67Records\x81\xa2\x6eSequenceNumber\x611\x67ShardId\x69shardId-1";
+/// let PutRecordsResponse::Records(results) = parse_in(Protocol::Cbor, 200, None, body, 1) else { panic!() };
+/// assert!(matches!(&results[0], RecordResult::Delivered { shard_id, .. } if shard_id == "shardId-1"));
+/// ```
+pub fn parse_in(
+    protocol: Protocol,
+    status: u16,
+    error_type: Option<&str>,
+    body: &[u8],
+    sent: usize,
+) -> PutRecordsResponse {
     if !(200..300).contains(&status) {
         return PutRecordsResponse::RequestFailed(request_error(status, error_type, body));
     }
-    let parsed = serde_json::from_slice(body).map_err(|e| e.to_string());
-    let records = match parsed.and_then(entries) {
+    let (records, format) = match protocol {
+        Protocol::Json => (json::entries(body), "JSON"),
+        Protocol::Cbor => (cbor::entries(body), "CBOR"),
+    };
+    let records = match records {
         Ok(records) => records,
-        Err(e) => return malformed(format!("PutRecords answer is not the expected JSON: {e}")),
+        Err(e) => return malformed(format!("PutRecords answer is not the expected {format}: {e}")),
     };
     if records.len() != sent {
         return malformed(format!("{} results for {sent} records sent", records.len()));
     }
     PutRecordsResponse::Records(records.into_iter().map(record_result).collect())
-}
-
-/// The answer's `Records`, read from a [`Value`] rather than through
-/// `#[derive(Deserialize)]`: typed deserialization links serde's type-error
-/// messages, and through them core's float formatting, into the component
-/// (about 35 KB of its size).
-fn entries(output: Value) -> Result<Vec<Entry>, String> {
-    let Value::Object(output) = output else {
-        return Err(format!("the answer is {}, expected an object", json_kind(&output)));
-    };
-    let records = match output.into_iter().find(|(name, _)| name == "Records") {
-        Some((_, Value::Array(records))) => records,
-        Some((_, other)) => return Err(format!("Records is {}, expected a list", json_kind(&other))),
-        None => return Err("missing field `Records`".into()),
-    };
-    records.into_iter().map(entry).collect()
-}
-
-fn entry(record: Value) -> Result<Entry, String> {
-    let Value::Object(fields) = record else {
-        return Err(format!("a Records item is {}, expected an object", json_kind(&record)));
-    };
-    let mut entry = Entry::default();
-    for (name, value) in fields {
-        let slot = match name.as_str() {
-            "SequenceNumber" => &mut entry.sequence_number,
-            "ShardId" => &mut entry.shard_id,
-            "ErrorCode" => &mut entry.error_code,
-            "ErrorMessage" => &mut entry.error_message,
-            _ => continue,
-        };
-        *slot = match value {
-            Value::Null => None,
-            Value::String(s) => Some(s),
-            other => return Err(format!("{name} is {}, expected a string", json_kind(&other))),
-        };
-    }
-    Ok(entry)
 }
 
 fn record_result(e: Entry) -> RecordResult {
@@ -140,12 +170,18 @@ fn request_error(status: u16, error_type: Option<&str>, body: &[u8]) -> Failure 
         let obj = json.as_ref()?.as_object()?;
         keys.iter().find_map(|k| obj.get(*k)?.as_str().map(str::to_string))
     };
+    let (cbor_code, cbor_message) = match json {
+        Some(_) => (None, None),
+        None => cbor::error_fields(body).unwrap_or_default(),
+    };
     let code = json_field(&["__type", "code", "Code"])
+        .or(cbor_code)
         .or_else(|| error_type.map(str::to_string))
         .or_else(|| xml_element(&text, "Code").map(str::to_string))
         .map(|c| bare_code(&c).to_string())
         .filter(|c| !c.is_empty());
     let message = json_field(&["message", "Message", "errorMessage"])
+        .or(cbor_message)
         .or_else(|| xml_element(&text, "Message").map(str::to_string))
         .unwrap_or_else(|| format!("HTTP {status}: {}", text.trim()));
     let retryable = status >= 500 || status == 429;

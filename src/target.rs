@@ -320,7 +320,12 @@ fn batcher(config: &TargetConfig) -> Batcher {
 fn encoder(config: &TargetConfig) -> PutRecordsEncoder {
     // With a dynamic key every record carries its own; the static one is unused.
     let key = config.partition_key.as_static().unwrap_or(DEFAULT_KEY);
-    PutRecordsEncoder::new(&config.stream, key, config.explicit_hash_key.as_deref())
+    PutRecordsEncoder::with_protocol(
+        config.protocol,
+        &config.stream,
+        key,
+        config.explicit_hash_key.as_deref(),
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! `response::parse` on arbitrary answers: whatever an endpoint sends back,
-//! the answer must be read without a panic, and a per-record answer must
-//! have exactly one result per record sent (the caller zips them).
+//! `response::parse_in` on arbitrary answers, read both as JSON 1.1 and as
+//! CBOR: whatever an endpoint sends back, the answer must be read without a
+//! panic, and a per-record answer must have exactly one result per record
+//! sent (the caller zips them).
 //!
 //! Input layout, plain bytes so that seeds can be written by hand:
 //!
@@ -12,7 +13,8 @@
 //! | rest | the body |
 #![no_main]
 
-use kinesis_target::response::{PutRecordsResponse, parse};
+use kinesis_target::encode::Protocol;
+use kinesis_target::response::{PutRecordsResponse, parse_in};
 use libfuzzer_sys::fuzz_target;
 
 /// A PutRecords request holds at most 500 records.
@@ -31,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
             (Some(String::from_utf8_lossy(header)), body)
         }
     };
-    if let PutRecordsResponse::Records(v) = parse(status, error_type.as_deref(), body, sent) {
-        assert_eq!(v.len(), sent, "one result per record sent");
+    for protocol in [Protocol::Json, Protocol::Cbor] {
+        if let PutRecordsResponse::Records(v) = parse_in(protocol, status, error_type.as_deref(), body, sent) {
+            assert_eq!(v.len(), sent, "one result per record sent");
+        }
     }
 });

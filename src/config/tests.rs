@@ -550,3 +550,14 @@ fn aggregation_is_off_by_default_and_its_size_capped_by_the_record_limit() {
     assert!(alone.message.contains("aggregation: true"), "{}", alone.message);
     assert_eq!(err(with(json!({"aggregation": "yes"}))).field, "properties.aggregation");
 }
+
+#[test]
+fn protocol_is_json_by_default_and_cbor_on_request() {
+    use crate::encode::Protocol;
+    assert_eq!(ok(base()).protocol, Protocol::Json);
+    assert_eq!(ok(with(json!({"protocol": "json"}))).protocol, Protocol::Json);
+    assert_eq!(ok(with(json!({"protocol": "cbor"}))).protocol, Protocol::Cbor);
+    let wrong = err(with(json!({"protocol": "CBOR"})));
+    assert_eq!(wrong.field, "properties.protocol");
+    assert!(wrong.message.contains("json or cbor"), "{}", wrong.message);
+}

@@ -106,3 +106,189 @@ fn long_messages_are_clipped_on_a_char_boundary() {
     assert!(f.message.len() <= MAX_MESSAGE + 3);
     assert!(f.message.ends_with("..."));
 }
+
+#[test]
+fn json_answers_are_read_with_escapes_unknown_fields_and_nulls() {
+    let body = br#"{"Extra":{"nested":[1,2.5,{"Records":"no"}]},"Records":[
+        {"SequenceNumber":"4\u0032","ShardId":"shardId-\"7\"","Other":[true,null],"ErrorCode":null},
+        {"ErrorCode":"InternalFailure","ErrorMessage":null,"SequenceNumber":null}],"FailedRecordCount":1}"#;
+    let PutRecordsResponse::Records(r) = parse(200, None, body, 2) else {
+        panic!()
+    };
+    assert_eq!(
+        r[0],
+        RecordResult::Delivered {
+            shard_id: "shardId-\"7\"".into(),
+            sequence_number: "42".into()
+        }
+    );
+    let RecordResult::Failed(f) = &r[1] else { panic!() };
+    assert_eq!(
+        (f.code.as_str(), f.message.as_str(), f.retryable),
+        ("InternalFailure", "", true)
+    );
+}
+
+#[test]
+fn json_answers_of_the_wrong_shape_name_what_is_wrong() {
+    for (body, says) in [
+        (&br#"[1]"#[..], "the answer is a list, expected an object"),
+        (br#"{"Records":{}}"#, "Records is an object, expected a list"),
+        (br#"{"Records":[7]}"#, "a Records item is a number, expected an object"),
+        (
+            br#"{"Records":[{"ShardId":1.5}]}"#,
+            "ShardId is a number, expected a string",
+        ),
+        (
+            br#"{"Records":[{"ErrorCode":false}]}"#,
+            "ErrorCode is a boolean, expected a string",
+        ),
+        (br#"{"FailedRecordCount":0}"#, "missing field `Records`"),
+        (br#"{"Records":[]} x"#, "trailing characters"),
+    ] {
+        let f = failed(parse(200, None, body, 0));
+        assert_eq!(f.code, "MalformedResponse");
+        assert!(f.message.contains(says), "{says}: {}", f.message);
+    }
+}
+
+mod cbor {
+    use super::*;
+    use minicbor::Encoder;
+
+    fn cbor(
+        write: impl FnOnce(&mut Encoder<&mut Vec<u8>>) -> Result<(), minicbor::encode::Error<std::convert::Infallible>>,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(&mut Encoder::new(&mut out)).unwrap();
+        out
+    }
+
+    fn read(status: u16, body: &[u8], sent: usize) -> PutRecordsResponse {
+        parse_in(Protocol::Cbor, status, None, body, sent)
+    }
+
+    #[test]
+    fn cbor_answers_give_per_record_results_in_order() {
+        // As kinesis-local answers: every field present, the unused ones null.
+        let body = cbor(|e| {
+            e.map(3)?
+                .str("EncryptionType")?
+                .null()?
+                .str("FailedRecordCount")?
+                .u32(1)?;
+            e.str("Records")?.array(2)?;
+            e.map(4)?.str("ErrorCode")?.null()?.str("ErrorMessage")?.null()?;
+            e.str("SequenceNumber")?
+                .str("49590338271490256608559692538361571095921575989136588898")?;
+            e.str("ShardId")?.str("shardId-000000000000")?;
+            e.map(2)?
+                .str("ErrorCode")?
+                .str("ProvisionedThroughputExceededException")?;
+            e.str("ErrorMessage")?.str("Rate exceeded")?;
+            Ok(())
+        });
+        let PutRecordsResponse::Records(r) = read(200, &body, 2) else {
+            panic!()
+        };
+        assert_eq!(
+            r[0],
+            RecordResult::Delivered {
+                shard_id: "shardId-000000000000".into(),
+                sequence_number: "49590338271490256608559692538361571095921575989136588898".into()
+            }
+        );
+        let RecordResult::Failed(f) = &r[1] else { panic!() };
+        assert_eq!(
+            (f.code.as_str(), f.retryable),
+            ("ProvisionedThroughputExceededException", true)
+        );
+        assert_eq!(f.message, "Rate exceeded");
+    }
+
+    #[test]
+    fn indefinite_lengths_chunked_text_and_skipped_items_are_read() {
+        let body = cbor(|e| {
+            e.begin_map()?
+                .str("Unknown")?
+                .begin_array()?
+                .f64(1.5)?
+                .tag(minicbor::data::Tag::new(1))?
+                .u8(0)?
+                .end()?;
+            e.str("Records")?.begin_array()?;
+            e.begin_map()?
+                .str("ShardId")?
+                .begin_str()?
+                .str("shardId-")?
+                .str("1")?
+                .end()?;
+            e.str("SequenceNumber")?.str("9")?.str("Blob")?.bytes(&[1, 2])?.end()?;
+            e.end()?.end()?;
+            Ok(())
+        });
+        let PutRecordsResponse::Records(r) = read(200, &body, 1) else {
+            panic!()
+        };
+        assert_eq!(
+            r[0],
+            RecordResult::Delivered {
+                shard_id: "shardId-1".into(),
+                sequence_number: "9".into()
+            }
+        );
+    }
+
+    #[test]
+    fn cbor_answers_of_the_wrong_shape_or_truncated_are_malformed() {
+        let list = cbor(|e| e.array(0).map(drop));
+        let number_shard = cbor(|e| {
+            e.map(1)?
+                .str("Records")?
+                .array(1)?
+                .map(1)?
+                .str("ShardId")?
+                .u8(1)
+                .map(drop)
+        });
+        let whole = cbor(|e| {
+            e.map(1)?
+                .str("Records")?
+                .array(1)?
+                .map(1)?
+                .str("ShardId")?
+                .str("s")
+                .map(drop)
+        });
+        for (body, says) in [
+            (&list[..], "the answer is a list, expected an object"),
+            (&number_shard[..], "ShardId is a number, expected a string"),
+            (&whole[..whole.len() - 1], "CBOR"),
+            (&[whole.clone(), vec![0]].concat()[..], "1 bytes after the answer"),
+            (b"{\"Records\":[]}", "CBOR"),
+        ] {
+            let f = failed(read(200, body, 1));
+            assert_eq!(f.code, "MalformedResponse");
+            assert!(f.message.contains(says), "{says}: {}", f.message);
+        }
+    }
+
+    #[test]
+    fn cbor_error_answers_give_the_bare_code_and_message() {
+        let body = cbor(|e| {
+            e.map(2)?
+                .str("__type")?
+                .str("com.amazonaws.kinesis.v20131202#ResourceNotFoundException")?;
+            e.str("message")?.str("Stream logs not found").map(drop)
+        });
+        let f = failed(read(400, &body, 3));
+        assert_eq!(
+            (f.code.as_str(), f.message.as_str()),
+            ("ResourceNotFoundException", "Stream logs not found")
+        );
+        assert!(!f.retryable);
+        // A JSON error to a CBOR request is read too.
+        let json = br#"{"__type":"ProvisionedThroughputExceededException","message":"slow"}"#;
+        assert!(failed(read(400, json, 1)).retryable);
+    }
+}

@@ -47,7 +47,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             match self.transport.progress(&mut self.in_flight[i].1) {
                 Some(exchanged) => {
                     let (outbound, _) = self.in_flight.remove(i);
-                    let attempted = exchange::read(outbound.items.len(), exchanged);
+                    let attempted = exchange::read(self.config.protocol, outbound.items.len(), exchanged);
                     self.finish(outbound, attempted);
                 }
                 None => i += 1,
@@ -133,7 +133,13 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             }
         };
         let body = exchange::body(&self.encoder, &outbound.items);
-        let request = match exchange::signed_request(&self.config, signer, PUT_RECORDS_TARGET, body, self.clock.now()) {
+        let request = match exchange::signed_request(
+            &self.config,
+            signer,
+            (PUT_RECORDS_TARGET, self.config.protocol),
+            body,
+            self.clock.now(),
+        ) {
             Ok(request) => request,
             Err(failure) => {
                 let sent = outbound.items.len();
@@ -147,7 +153,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         match self.transport.start(request) {
             Ok(exchange) => self.in_flight.push((outbound, exchange)),
             Err(e) => {
-                let attempted = exchange::read(outbound.items.len(), Err(e));
+                let attempted = exchange::read(self.config.protocol, outbound.items.len(), Err(e));
                 self.finish(outbound, attempted);
             }
         }

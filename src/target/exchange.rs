@@ -4,7 +4,7 @@
 use crate::aggregate::{self, Aggregate};
 use crate::batch::{Batch, Record};
 use crate::config::TargetConfig;
-use crate::encode::{CONTENT_TYPE, Outgoing, PutRecordsEncoder};
+use crate::encode::{Outgoing, Protocol, PutRecordsEncoder};
 use crate::endpoint::Scheme;
 use crate::report::{Failure, Origin, codes};
 use crate::response::{self, PutRecordsResponse, RecordResult};
@@ -99,10 +99,16 @@ impl Attempted {
     }
 }
 
-/// Reads how an exchange of `sent` records ended.
-pub(super) fn read(sent: usize, exchanged: Exchanged) -> Attempted {
+/// Reads how an exchange of `sent` records, in `protocol`, ended.
+pub(super) fn read(protocol: Protocol, sent: usize, exchanged: Exchanged) -> Attempted {
     match exchanged {
-        Ok(answer) => match response::parse(answer.status, answer.error_type.as_deref(), &answer.body, sent) {
+        Ok(answer) => match response::parse_in(
+            protocol,
+            answer.status,
+            answer.error_type.as_deref(),
+            &answer.body,
+            sent,
+        ) {
             PutRecordsResponse::Records(results) => Attempted {
                 results,
                 ambiguous: false,
@@ -123,11 +129,12 @@ pub(super) fn read(sent: usize, exchanged: Exchanged) -> Attempted {
     }
 }
 
-/// The Kinesis request for `body` (`operation`: PutRecords, ListShards), signed at `now`.
+/// The Kinesis request for `body` (`operation`: PutRecords, ListShards) in
+/// `protocol`, signed at `now`.
 pub(super) fn signed_request<'a>(
     config: &'a TargetConfig,
     signer: &Signer,
-    operation: &str,
+    (operation, protocol): (&str, Protocol),
     body: Vec<u8>,
     now: SystemTime,
 ) -> Result<HttpRequest<'a>, Failure> {
@@ -135,7 +142,7 @@ pub(super) fn signed_request<'a>(
         Scheme::Http => "http",
         Scheme::Https => "https",
     };
-    let base = [("content-type", CONTENT_TYPE), ("x-amz-target", operation)];
+    let base = [("content-type", protocol.content_type()), ("x-amz-target", operation)];
     let added = signer
         .sign(scheme, &config.endpoint.authority, &base, &body, now)
         .map_err(|message| Failure::target(codes::SIGNING_ERROR, message, false))?;

@@ -7,6 +7,7 @@ use super::{Target, TargetConfig};
 use crate::aggregate::{self, Aggregate, Group, Packer, Placement};
 use crate::batch::Record;
 use crate::credentials::fetch_blocking;
+use crate::encode::Protocol;
 use crate::partition_key::DEFAULT_KEY;
 use crate::report::{Failure, Outcome};
 use crate::response::{self, PutRecordsResponse};
@@ -87,9 +88,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 .credentials
                 .signer(&mut self.transport, &self.clock)
                 .map_err(said)?;
-            let mut request =
-                exchange::signed_request(&self.config, signer, LIST_SHARDS_TARGET, body, self.clock.now())
-                    .map_err(said)?;
+            let mut request = exchange::signed_request(
+                &self.config,
+                signer,
+                (LIST_SHARDS_TARGET, Protocol::Json),
+                body,
+                self.clock.now(),
+            )
+            .map_err(said)?;
             request.timeout = request.timeout.min(shards::TIMEOUT);
             let answer = fetch_blocking(&mut self.transport, &self.clock, request)
                 .map_err(|e| said(Failure::target(e.code, e.message, false)))?;

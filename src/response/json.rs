@@ -1,0 +1,194 @@
+//! The `Records` of a JSON 1.1 PutRecords answer, read as the parser goes:
+//! no `serde_json::Value` tree, no key strings, one `String` per value kept.
+//!
+//! Written as visitors over `deserialize_any` that handle every JSON type:
+//! serde's defaults for the types a visitor does not expect, and serde_json's
+//! typed entry points (`deserialize_map`, `deserialize_string`), report
+//! through `invalid_type`, which links core's float formatting into the
+//! component (BENCHMARKS.md, size notes).
+
+use super::{Entry, EntryField};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+/// The entries of `body`'s `Records`, in order.
+pub(super) fn entries(body: &[u8]) -> Result<Vec<Entry>, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let records = Shape::Answer.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    match records {
+        Read::Records(records) => Ok(records),
+        _ => Err("missing field `Records`".into()),
+    }
+}
+
+/// What is being read, so a wrong type is named by where it is.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// The answer object.
+    Answer,
+    /// The `Records` list.
+    Records,
+    /// One item of `Records`.
+    Entry,
+    /// A string field of an item, or null.
+    Text(EntryField),
+}
+
+enum Read {
+    Records(Vec<Entry>),
+    Entry(Entry),
+    Text(Option<String>),
+    /// The answer without `Records`.
+    Nothing,
+}
+
+impl Shape {
+    fn what(self) -> &'static str {
+        match self {
+            Shape::Answer => "the answer",
+            Shape::Records => "Records",
+            Shape::Entry => "a Records item",
+            Shape::Text(field) => field.name(),
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Shape::Answer | Shape::Entry => "an object",
+            Shape::Records => "a list",
+            Shape::Text(_) => "a string",
+        }
+    }
+
+    fn wrong<E: de::Error>(self, found: &str) -> Result<Read, E> {
+        Err(E::custom(format_args!(
+            "{} is {found}, expected {}",
+            self.what(),
+            self.expected()
+        )))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Shape {
+    type Value = Read;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Read, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Shape {
+    type Value = Read;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expected())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Read, A::Error> {
+        let mut read = match self {
+            Shape::Answer => Read::Nothing,
+            Shape::Entry => Read::Entry(Entry::default()),
+            _ => return self.wrong("an object"),
+        };
+        while let Some(field) = map.next_key_seed(FieldName)? {
+            match (&mut read, field) {
+                (Read::Nothing, Field::Records) => read = map.next_value_seed(Shape::Records)?,
+                (Read::Entry(entry), Field::Entry(field)) => {
+                    if let Read::Text(text) = map.next_value_seed(Shape::Text(field))? {
+                        *entry.slot(field) = text;
+                    }
+                }
+                _ => {
+                    // Read as a `Value`, not `IgnoredAny`: the config reader
+                    // already links `Value`'s code; skipping is ~3 KB more.
+                    map.next_value::<serde_json::Value>()?;
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
+        let Shape::Records = self else {
+            return self.wrong("a list");
+        };
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(read) = seq.next_element_seed(Shape::Entry)? {
+            if let Read::Entry(entry) = read {
+                records.push(entry);
+            }
+        }
+        Ok(Read::Records(records))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Read, E> {
+        match self {
+            Shape::Text(_) => Ok(Read::Text(Some(s.to_string()))),
+            _ => self.wrong("a string"),
+        }
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Read, E> {
+        match self {
+            Shape::Text(_) => Ok(Read::Text(Some(s))),
+            _ => self.wrong("a string"),
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Read, E> {
+        match self {
+            Shape::Text(_) => Ok(Read::Text(None)),
+            _ => self.wrong("null"),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Read, E> {
+        self.wrong("a boolean")
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Read, E> {
+        self.wrong("a number")
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Read, E> {
+        self.wrong("a number")
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Read, E> {
+        self.wrong("a number")
+    }
+}
+
+/// The fields we read; every other key is skipped unread.
+enum Field {
+    Records,
+    Entry(EntryField),
+    Other,
+}
+
+struct FieldName;
+
+impl<'de> DeserializeSeed<'de> for FieldName {
+    type Value = Field;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldName {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+        Ok(match (name, EntryField::named(name)) {
+            ("Records", _) => Field::Records,
+            (_, Some(field)) => Field::Entry(field),
+            _ => Field::Other,
+        })
+    }
+}
