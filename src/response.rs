@@ -101,7 +101,7 @@ pub fn parse(status: u16, error_type: Option<&str>, body: &[u8], sent: usize) ->
 /// ```
 /// use kinesis_target::{encode::Protocol, response::{parse_in, PutRecordsResponse, RecordResult}};
 /// // {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "shardId-1"}]}
-/// let body = b"\xa2\x72FailedRecordCount\x00\x67Records\x81\xa2\x6eSequenceNumber\x611\x67ShardId\x69shardId-1";
+/// let body = b"\xa2\x71FailedRecordCount\x00\x67Records\x81\xa2\x6eSequenceNumber\x611\x67ShardId\x69shardId-1";
 /// let PutRecordsResponse::Records(results) = parse_in(Protocol::Cbor, 200, None, body, 1) else { panic!() };
 /// assert!(matches!(&results[0], RecordResult::Delivered { shard_id, .. } if shard_id == "shardId-1"));
 /// ```
