@@ -12,12 +12,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The target definition every guest benchmark uses: static keys, a static
-/// partition key, 500 records per request, room for every event.
-pub fn config_json(endpoint: &str) -> String {
+/// partition key, 500 records per request, room for every event, `protocol`
+/// `json` or `cbor`.
+pub fn config_json_in(endpoint: &str, protocol: &str) -> String {
     format!(
         r#"{{"name":"bench","type":"amazonkinesis","properties":{{"key":"AKIDBENCH","secret":"bench-secret",
         "region":"us-east-1","endpoint":"{endpoint}","stream":"bench","partition_key":"default",
-        "max_events":500,"max_buffer_size":1073741824}}}}"#
+        "max_events":500,"max_buffer_size":1073741824,"protocol":"{protocol}"}}}}"#
     )
 }
 
@@ -28,9 +29,42 @@ pub fn events(n: u64, size: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Records in a PutRecords body: one `"PartitionKey"` each.
+/// Records in a PutRecords body, JSON or CBOR: one `PartitionKey` each.
 pub fn count_records(body: &[u8]) -> usize {
-    memchr::memmem::find_iter(body, b"\"PartitionKey\"").count()
+    memchr::memmem::find_iter(body, b"PartitionKey").count()
+}
+
+/// A PutRecords answer with `n` records delivered, in the protocol of a
+/// request with this `content-type`.
+pub fn answer_to(content_type: &str, n: usize) -> Vec<u8> {
+    if content_type == "application/x-amz-cbor-1.1" {
+        answer_cbor(n)
+    } else {
+        answer(n)
+    }
+}
+
+/// [`answer`] in CBOR, as kinesis-local writes it (a definite-length map
+/// per record, the error fields null).
+pub fn answer_cbor(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut out);
+    let mut write = || -> Result<(), minicbor::encode::Error<std::convert::Infallible>> {
+        e.map(2)?
+            .str("FailedRecordCount")?
+            .u32(0)?
+            .str("Records")?
+            .array(n as u64)?;
+        for _ in 0..n {
+            e.map(4)?.str("ErrorCode")?.null()?.str("ErrorMessage")?.null()?;
+            e.str("SequenceNumber")?
+                .str("49590338271490256608559692538361571095921575989136588898")?;
+            e.str("ShardId")?.str("shardId-000000000000")?;
+        }
+        Ok(())
+    };
+    write().expect("writing into a Vec");
+    out
 }
 
 /// A PutRecords answer with `n` records delivered.
@@ -71,7 +105,8 @@ impl Transport for AtOnce {
     fn start(&mut self, request: HttpRequest<'_>) -> Result<Self::Exchange, TransportError> {
         let n = count_records(&request.body);
         if self.cached.as_ref().is_none_or(|(m, _)| *m != n) {
-            self.cached = Some((n, answer(n)));
+            let content_type = request.headers.iter().find(|(k, _)| k == "content-type");
+            self.cached = Some((n, answer_to(content_type.map_or("", |(_, v)| v), n)));
         }
         let mut seen = self.seen.borrow_mut();
         seen.requests += 1;
@@ -121,9 +156,10 @@ pub struct Run {
 }
 
 /// Pushes `events` (copied into owned records, as the component's lifting
-/// copies them into its memory) in chunks of `chunk`, then flushes.
-pub fn run(events: &[Vec<u8>], chunk: usize, keep_bodies: bool) -> Run {
-    let config = kinesis_target::config::parse(&config_json("http://127.0.0.1:9")).expect("bench config");
+/// copies them into its memory) in chunks of `chunk`, then flushes, with
+/// `protocol` `json` or `cbor`.
+pub fn run_in(protocol: &str, events: &[Vec<u8>], chunk: usize, keep_bodies: bool) -> Run {
+    let config = kinesis_target::config::parse(&config_json_in("http://127.0.0.1:9", protocol)).expect("bench config");
     let transport = AtOnce::default();
     let seen = transport.seen.clone();
     seen.borrow_mut().keep_bodies = keep_bodies;

@@ -116,7 +116,7 @@ pub fn parse_in(
         return PutRecordsResponse::RequestFailed(request_error(status, error_type, body));
     }
     let (records, format) = match protocol {
-        Protocol::Json => (json::entries(body), "JSON"),
+        Protocol::Json => (json::entries(body, sent), "JSON"),
         Protocol::Cbor => (cbor::entries(body), "CBOR"),
     };
     let records = match records {

@@ -7,7 +7,10 @@
 //!   answered by a [`RuntimeOptions::answerer`] instead of a socket;
 //! - the same crate compiled natively (this build's `release` profile),
 //!   `bench/native_guest.rs`;
-//! - SHA-256 over the same request bodies (the floor).
+//! - SHA-256 over the same request bodies (the floor);
+//!
+//! each in both protocols, JSON 1.1 and CBOR (`protocol: cbor`), then the
+//! CBOR / JSON ratio of each.
 //!
 //! ```sh
 //! cargo run --release -p kinesis-host --example bench_guest
@@ -41,6 +44,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// delivered result per record in the body.
 fn answerer(delay: Duration) -> Answerer {
     Answerer(Arc::new(move |request| -> Answered {
+        let request_type = request
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         Box::new(async move {
             let body = request
                 .into_body()
@@ -51,10 +59,11 @@ fn answerer(delay: Duration) -> Answerer {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let answer = native::answer(native::count_records(&body));
+            let content_type = request_type.unwrap_or_default();
+            let answer = native::answer_to(&content_type, native::count_records(&body));
             let response = http::Response::builder()
                 .status(200)
-                .header("content-type", "application/x-amz-json-1.1")
+                .header("content-type", content_type)
                 .body(
                     Full::new(Bytes::from(answer))
                         .map_err(|never| match never {})
@@ -125,53 +134,77 @@ async fn throughput() -> anyhow::Result<()> {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let runtime = runtime(Duration::ZERO, 1 << 30).await?;
-    let config = native::config_json("http://127.0.0.1:9");
     println!("{mb} MB of events per run, 500 per request, median of {runs}, events/s (event MB/s)");
     println!(
-        "| event | events | wasmtime | native | SHA-256 of the bodies | wasmtime / native | wasmtime / SHA-256 | native / SHA-256 |"
+        "| event | protocol | events | wasmtime | native | SHA-256 of the bodies | wasmtime / native | wasmtime / SHA-256 | native / SHA-256 |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut cbor_vs_json = Vec::new();
     for size in sizes {
-        let n = (mb << 20) / size as u64;
-        let data = native::events(n, size);
-        let events: Vec<wit::Event> = data
-            .iter()
-            .enumerate()
-            .map(|(id, d)| wit::Event {
-                id: id as u64,
-                data: d.clone(),
-            })
-            .collect();
-        let bodies = native::run(&data, 500, true).bodies;
-        let (mut wasm, mut nat, mut sha) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..runs {
-            // A fresh instance per run, configured before the clock starts.
-            let mut inst = instance(&runtime, &config).await?;
-            let (elapsed, ok) = wasm_run(&mut inst, &events).await?;
-            anyhow::ensure!(ok == n, "wasmtime: {ok} of {n} delivered");
-            wasm.push(n as f64 / elapsed.as_secs_f64());
-            let run = native::run(&data, 500, false);
-            anyhow::ensure!(run.delivered == n, "native: {} of {n} delivered", run.delivered);
-            nat.push(n as f64 / run.elapsed.as_secs_f64());
-            let started = Instant::now();
-            for body in &bodies {
-                std::hint::black_box(sha2::Sha256::digest(body));
-            }
-            sha.push(n as f64 / started.elapsed().as_secs_f64());
+        let mut rates = Vec::new();
+        for protocol in ["json", "cbor"] {
+            rates.push(protocol_row(&runtime, protocol, size, mb, runs).await?);
         }
-        let (w, v, s) = (median(wasm), median(nat), median(sha));
-        let mbs = |r: f64| r * size as f64 / 1e6;
-        println!(
-            "| {size} B | {n} | {w:.0} ({:.1}) | {v:.0} ({:.1}) | {s:.0} ({:.1}) | **{:.2}** | {:.2} | {:.2} |",
-            mbs(w),
-            mbs(v),
-            mbs(s),
-            w / v,
-            w / s,
-            v / s
-        );
+        cbor_vs_json.push((size, rates[1].0 / rates[0].0, rates[1].1 / rates[0].1));
+    }
+    println!();
+    println!("| event | wasmtime, CBOR / JSON events/s | native, CBOR / JSON events/s |");
+    println!("|---|---|---|");
+    for (size, wasm, native) in cbor_vs_json {
+        println!("| {size} B | **{wasm:.2}** | {native:.2} |");
     }
     Ok(())
+}
+
+/// One table row: `size`-byte events in `protocol`, through the component,
+/// natively and SHA-256 of the bodies; returns (wasmtime, native) events/s.
+async fn protocol_row(
+    runtime: &KinesisRuntime,
+    protocol: &str,
+    size: usize,
+    mb: u64,
+    runs: u64,
+) -> anyhow::Result<(f64, f64)> {
+    let config = native::config_json_in("http://127.0.0.1:9", protocol);
+    let n = (mb << 20) / size as u64;
+    let data = native::events(n, size);
+    let events: Vec<wit::Event> = data
+        .iter()
+        .enumerate()
+        .map(|(id, d)| wit::Event {
+            id: id as u64,
+            data: d.clone(),
+        })
+        .collect();
+    let bodies = native::run_in(protocol, &data, 500, true).bodies;
+    let (mut wasm, mut nat, mut sha) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        // A fresh instance per run, configured before the clock starts.
+        let mut inst = instance(runtime, &config).await?;
+        let (elapsed, ok) = wasm_run(&mut inst, &events).await?;
+        anyhow::ensure!(ok == n, "wasmtime: {ok} of {n} delivered");
+        wasm.push(n as f64 / elapsed.as_secs_f64());
+        let run = native::run_in(protocol, &data, 500, false);
+        anyhow::ensure!(run.delivered == n, "native: {} of {n} delivered", run.delivered);
+        nat.push(n as f64 / run.elapsed.as_secs_f64());
+        let started = Instant::now();
+        for body in &bodies {
+            std::hint::black_box(sha2::Sha256::digest(body));
+        }
+        sha.push(n as f64 / started.elapsed().as_secs_f64());
+    }
+    let (w, v, s) = (median(wasm), median(nat), median(sha));
+    let mbs = |r: f64| r * size as f64 / 1e6;
+    println!(
+        "| {size} B | {protocol} | {n} | {w:.0} ({:.1}) | {v:.0} ({:.1}) | {s:.0} ({:.1}) | **{:.2}** | {:.2} | {:.2} |",
+        mbs(w),
+        mbs(v),
+        mbs(s),
+        w / v,
+        w / s,
+        v / s
+    );
+    Ok((w, v))
 }
 
 /// Linear memory of an idle configured instance, and of one whose buffer
@@ -180,7 +213,7 @@ async fn memory() -> anyhow::Result<()> {
     println!("| instance | max_buffer_size | events held | linear memory (KiB) |");
     println!("|---|---|---|---|");
     let fast = runtime(Duration::ZERO, 1 << 30).await?;
-    let default_buffer = native::config_json("http://127.0.0.1:9").replace("1073741824", "8388608");
+    let default_buffer = native::config_json_in("http://127.0.0.1:9", "json").replace("1073741824", "8388608");
     let idle = instance(&fast, &default_buffer).await?;
     println!(
         "| idle, configured | default (8 MiB) | 0 | {} |",
@@ -188,7 +221,7 @@ async fn memory() -> anyhow::Result<()> {
     );
     let slow = runtime(Duration::from_secs(3600), 1 << 30).await?;
     for (buffer, size) in [(8usize << 20, 200usize), (8 << 20, 10240), (64 << 20, 1024)] {
-        let config = native::config_json("http://127.0.0.1:9").replace("1073741824", &buffer.to_string());
+        let config = native::config_json_in("http://127.0.0.1:9", "json").replace("1073741824", &buffer.to_string());
         let mut inst = instance(&slow, &config).await?;
         let data = native::events((2 * buffer / size) as u64, size);
         let events: Vec<wit::Event> = data

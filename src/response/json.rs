@@ -11,10 +11,15 @@ use super::{Entry, EntryField};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-/// The entries of `body`'s `Records`, in order.
-pub(super) fn entries(body: &[u8]) -> Result<Vec<Entry>, String> {
+/// A PutRecords request carries at most this many records.
+const MAX_RECORDS: usize = 500;
+
+/// The entries of `body`'s `Records`, in order; `expected` of them, if it is right.
+pub(super) fn entries(body: &[u8], expected: usize) -> Result<Vec<Entry>, String> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let records = Shape::Answer.deserialize(&mut de).map_err(|e| e.to_string())?;
+    let records = Shape::Answer(expected)
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     match records {
         Read::Records(records) => Ok(records),
@@ -25,10 +30,10 @@ pub(super) fn entries(body: &[u8]) -> Result<Vec<Entry>, String> {
 /// What is being read, so a wrong type is named by where it is.
 #[derive(Clone, Copy)]
 enum Shape {
-    /// The answer object.
-    Answer,
-    /// The `Records` list.
-    Records,
+    /// The answer object, with `Records` of this many items expected.
+    Answer(usize),
+    /// The `Records` list, and how many items to make room for.
+    Records(usize),
     /// One item of `Records`.
     Entry,
     /// A string field of an item, or null.
@@ -46,8 +51,8 @@ enum Read {
 impl Shape {
     fn what(self) -> &'static str {
         match self {
-            Shape::Answer => "the answer",
-            Shape::Records => "Records",
+            Shape::Answer(_) => "the answer",
+            Shape::Records(_) => "Records",
             Shape::Entry => "a Records item",
             Shape::Text(field) => field.name(),
         }
@@ -55,8 +60,8 @@ impl Shape {
 
     fn expected(self) -> &'static str {
         match self {
-            Shape::Answer | Shape::Entry => "an object",
-            Shape::Records => "a list",
+            Shape::Answer(_) | Shape::Entry => "an object",
+            Shape::Records(_) => "a list",
             Shape::Text(_) => "a string",
         }
     }
@@ -86,14 +91,14 @@ impl<'de> Visitor<'de> for Shape {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Read, A::Error> {
-        let mut read = match self {
-            Shape::Answer => Read::Nothing,
-            Shape::Entry => Read::Entry(Entry::default()),
+        let (mut read, expected) = match self {
+            Shape::Answer(expected) => (Read::Nothing, expected),
+            Shape::Entry => (Read::Entry(Entry::default()), 0),
             _ => return self.wrong("an object"),
         };
         while let Some(field) = map.next_key_seed(FieldName)? {
             match (&mut read, field) {
-                (Read::Nothing, Field::Records) => read = map.next_value_seed(Shape::Records)?,
+                (Read::Nothing, Field::Records) => read = map.next_value_seed(Shape::Records(expected))?,
                 (Read::Entry(entry), Field::Entry(field)) => {
                     if let Read::Text(text) = map.next_value_seed(Shape::Text(field))? {
                         *entry.slot(field) = text;
@@ -110,10 +115,11 @@ impl<'de> Visitor<'de> for Shape {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
-        let Shape::Records = self else {
+        let Shape::Records(expected) = self else {
             return self.wrong("a list");
         };
-        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        // The parser gives no size hint; a PutRecords answer has one item per record sent.
+        let mut records = Vec::with_capacity(expected.min(MAX_RECORDS));
         while let Some(read) = seq.next_element_seed(Shape::Entry)? {
             if let Read::Entry(entry) = read {
                 records.push(entry);

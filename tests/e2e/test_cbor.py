@@ -1,0 +1,154 @@
+"""`protocol: cbor` end to end (issue 6): PutRecords in CBOR
+(`application/x-amz-cbor-1.1`, data as raw byte strings) through
+`kinesis-host run` into kinesis-local, which reads CBOR and answers in it.
+
+A recording proxy between the component and kinesis-local passes every
+request through unchanged and keeps its content type, so the test proves
+the requests were CBOR (and the answers too), not JSON that happened to work.
+The stream is read back with boto3 (JSON), byte for byte.
+
+moto does not speak CBOR (it answers a CBOR PutRecords with HTTP 500), so
+this protocol is tested against kinesis-local only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from e2e_helpers import (
+    RECORD_TOO_LARGE,
+    assert_stream_holds_exactly,
+    check_report_shape,
+    mixed_events,
+    no_crash_text,
+    read_stream,
+    run_cli,
+    target,
+    write_base64_input,
+    write_json_config,
+)
+
+CBOR = "application/x-amz-cbor-1.1"
+PARTITION_KEY = "cbor-pk"
+
+
+@dataclass
+class Seen:
+    """One exchange through the proxy."""
+
+    operation: str
+    content_type: str
+    body_bytes: int
+    status: int
+    answer_type: str
+
+
+@dataclass
+class Recorder:
+    upstream: str
+    seen: list[Seen] = field(default_factory=list)
+
+
+class _Forward(BaseHTTPRequestHandler):
+    recorder: Recorder
+
+    def log_message(self, fmt, *args):  # keep pytest output clean
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        up = urlsplit(self.recorder.upstream)
+        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
+        conn.request("POST", self.path, body=body, headers=headers)
+        answer = conn.getresponse()
+        data = answer.read()
+        target = self.headers.get("x-amz-target", "")
+        self.recorder.seen.append(Seen(target.rsplit(".", 1)[-1], self.headers.get("content-type", ""),
+                                       len(body), answer.status, answer.getheader("content-type", "")))
+        self.send_response(answer.status)
+        for k, v in answer.getheaders():
+            if k.lower() not in ("connection", "content-length", "transfer-encoding", "date", "server"):
+                self.send_header(k, v)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
+
+
+class RecordingProxy:
+    def __init__(self, upstream: str):
+        self.recorder = Recorder(upstream)
+        handler = type("Forward", (_Forward,), {"recorder": self.recorder})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> "RecordingProxy":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _cbor_target(name: str, endpoint: str, peer, stream: str) -> dict:
+    t = target(name, peer, stream, PARTITION_KEY)
+    t["properties"]["endpoint"] = endpoint
+    t["properties"]["protocol"] = "cbor"
+    return t
+
+
+def test_kinesis_local_cbor_puts_deliver_mixed_binary_events_byte_for_byte(
+        host_bin, kinesis_local, new_stream, tmp_path):
+    stream = new_stream(kinesis_local, shards=2, tag="cbor")
+    es = mixed_events(20261126, PARTITION_KEY, count=600, big=3)
+    (oversized_id,) = es.oversized_ids
+    input_path = write_base64_input(tmp_path / "events.b64", es.events)
+
+    with RecordingProxy(kinesis_local.url) as proxy:
+        config = write_json_config(tmp_path / "config.json",
+                                   [_cbor_target("cbor", proxy.url, kinesis_local, stream)])
+        run = run_cli(host_bin, config, input_path, input_format="base64")
+    rep = check_report_shape(run)
+    no_crash_text(run.stderr)
+    ctx = "\n" + run.describe()
+
+    assert rep["delivered"] == len(es.events) - 1 and rep["failed"] == 1, ctx
+    assert rep["failed_by_code"] == {RECORD_TOO_LARGE: 1}, ctx
+    assert rep["failures"][0]["id"] == oversized_id, ctx
+
+    puts = [s for s in proxy.recorder.seen if s.operation == "PutRecords"]
+    assert puts, ctx
+    assert all(s.content_type == CBOR and s.status == 200 and s.answer_type.startswith(CBOR) for s in puts), puts
+    # Raw bytes, not base64: the bodies are smaller than base64 of the data alone.
+    base64_of_data = sum((len(e) + 2) // 3 * 4 for e in es.deliverable())
+    assert sum(s.body_bytes for s in puts) < base64_of_data, ctx
+
+    records = read_stream(kinesis_local.client(), stream)
+    assert_stream_holds_exactly(records, es.deliverable(), PARTITION_KEY, what=stream)
+
+
+def test_kinesis_local_cbor_error_answers_are_read_for_their_code(
+        host_bin, kinesis_local, tmp_path):
+    """A stream that does not exist: kinesis-local answers in CBOR
+    (`__type`, `message`), and every event fails with that code."""
+    input_path = tmp_path / "events.txt"
+    input_path.write_text("".join(f"event {i}\n" for i in range(20)))
+    with RecordingProxy(kinesis_local.url) as proxy:
+        config = write_json_config(tmp_path / "config.json",
+                                   [_cbor_target("cbor", proxy.url, kinesis_local, "cbor-no-such-stream")])
+        run = run_cli(host_bin, config, input_path)
+    rep = check_report_shape(run)
+    ctx = "\n" + run.describe()
+    assert run.returncode == 1 and rep["failed"] == 20, ctx
+    assert rep["failed_by_code"] == {"ResourceNotFoundException": 20}, ctx
+    assert all(s.answer_type.startswith(CBOR) for s in proxy.recorder.seen if s.status == 400), proxy.recorder.seen
