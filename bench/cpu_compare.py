@@ -11,7 +11,9 @@ With KINESIS_LOCAL_URL set, kinesis-local is the endpoint (a fresh stream
 per run, created with plain JSON calls; it checks no signatures); otherwise
 the embedded local endpoint run standalone (ENDPOINT_BIN, SigV4 checked).
 BENCH_EVENTS (20000), BENCH_EVENT_BYTES (200), BENCH_RUNS (3): runs
-interleaved, median. Prints a Markdown table; ratio = ours / SDK.
+interleaved, median. Ours runs twice per round, with `protocol: json` and
+`protocol: cbor` (BENCH_PROTOCOL); the SDK speaks JSON 1.1. Prints a
+Markdown table; ratio = ours / SDK.
 """
 
 from __future__ import annotations
@@ -61,16 +63,18 @@ def main() -> None:
         peer = "kinesis-local"
     else:
         peer = "embedded local endpoint (own process)"
-        streams = [f"s{i}" for i in range(2 * RUNS)]
+        streams = [f"s{i}" for i in range(3 * RUNS)]
         endpoint = subprocess.Popen([ENDPOINT, "0", *streams], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     text=True)
         url = endpoint.stdout.readline().strip()
-    results: dict[str, list[dict]] = {"ours": [], "sdk": []}
+    clients = (("ours", OURS, "json"), ("ours_cbor", OURS, "cbor"), ("sdk", SDK, "json"))
+    results: dict[str, list[dict]] = {name: [] for name, _, _ in clients}
     try:
         for run in range(RUNS):
-            for i, (name, binary) in enumerate((("ours", OURS), ("sdk", SDK))):
-                stream = kinesis_local_stream(url) if peer == "kinesis-local" else f"s{2 * run + i}"
-                out = subprocess.run([binary, url, stream], env=env, check=True, capture_output=True, text=True)
+            for i, (name, binary, protocol) in enumerate(clients):
+                stream = kinesis_local_stream(url) if peer == "kinesis-local" else f"s{3 * run + i}"
+                out = subprocess.run([binary, url, stream], env=dict(env, BENCH_PROTOCOL=protocol), check=True,
+                                     capture_output=True, text=True)
                 results[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
         if endpoint:
@@ -83,6 +87,8 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| kinesis-target in wasmtime (`bench_cpu`) | {med['ours']:.2f} | **{med['ours'] / med['sdk']:.2f}** | "
           f"{wall['ours']:.2f} |")
+    print(f"| kinesis-target in wasmtime, `protocol: cbor` | {med['ours_cbor']:.2f} | "
+          f"**{med['ours_cbor'] / med['sdk']:.2f}** | {wall['ours_cbor']:.2f} |")
     print(f"| aws-sdk-kinesis `put_records` (baseline) | {med['sdk']:.2f} | 1.00 | {wall['sdk']:.2f} |")
     print("runs:", json.dumps(results))
 

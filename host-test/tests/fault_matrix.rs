@@ -53,6 +53,11 @@ async fn run(faults: Faults, max_in_flight: u32) -> Run {
 }
 
 async fn run_with(faults: Faults, max_in_flight: u32, max_buffer_size: u32) -> Run {
+    run_in("json", faults, max_in_flight, max_buffer_size).await
+}
+
+/// [`run_with`] with `protocol` `json` or `cbor`.
+async fn run_in(protocol: &str, faults: Faults, max_in_flight: u32, max_buffer_size: u32) -> Run {
     let endpoint = LocalEndpoint::start(LocalEndpointConfig {
         faults,
         ..Default::default()
@@ -65,7 +70,7 @@ async fn run_with(faults: Faults, max_in_flight: u32, max_buffer_size: u32) -> R
         "endpoint": endpoint.url(), "stream": "logs", "partition_key": "pk",
         "max_events": 40, "timeout": 1, "max_in_flight": max_in_flight, "max_retries": 12,
         "retry_initial_backoff": 0.005, "retry_max_backoff": 0.05, "max_record_size": 4096,
-        "max_buffer_size": max_buffer_size}});
+        "max_buffer_size": max_buffer_size, "protocol": protocol}});
     let mut tenant = Tenant::start(runtime(), &config.to_string()).await.unwrap().unwrap();
     let events: Vec<wit::Event> = (1..=EVENTS).map(event).collect();
     let mut settled = Vec::new();
@@ -270,27 +275,35 @@ async fn connections_dropped_after_processing_are_retried_as_ambiguous() {
     assert!(duplicates(&run) > 0);
 }
 
+fn every_fault(seed: u64) -> Faults {
+    let mut errors = RETRYABLE_ERRORS.to_vec();
+    errors.push(RequestError::Validation400);
+    Faults {
+        latency: Duration::from_millis(2),
+        throttle_records: 0.2,
+        fail_requests: 0.1,
+        request_errors: errors,
+        refuse_connections: 0.05,
+        slow_answers: 0.03,
+        slow_answer: Duration::from_millis(1200),
+        malformed_answers: 0.05,
+        drop_after_processing: 0.05,
+        ..faults(seed)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fault_at_once_keeps_the_contract_in_cbor_too() {
+    // Per-record throttling and request errors answered in CBOR.
+    let run = run_in("cbor", every_fault(12), 4, 16384).await;
+    assert!(run.stats.retries > 0 && !run.delivered.is_empty());
+    assert!(run.failed.values().any(|(code, _)| code == "ValidationException"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_fault_at_once_keeps_the_contract() {
     for (seed, in_flight) in [(9, 1), (10, 4), (11, 16)] {
-        let mut errors = RETRYABLE_ERRORS.to_vec();
-        errors.push(RequestError::Validation400);
-        run(
-            Faults {
-                latency: Duration::from_millis(2),
-                throttle_records: 0.2,
-                fail_requests: 0.1,
-                request_errors: errors,
-                refuse_connections: 0.05,
-                slow_answers: 0.03,
-                slow_answer: Duration::from_millis(1200),
-                malformed_answers: 0.05,
-                drop_after_processing: 0.05,
-                ..faults(seed)
-            },
-            in_flight,
-        )
-        .await;
+        run(every_fault(seed), in_flight).await;
     }
 }
 

@@ -6,6 +6,7 @@ use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::cbor::{self, CBOR_1_1};
 use super::faults::{Delivery, Plan};
 use super::shapes::ErrorBody;
 use super::{State, bump, get, now_ms, put, sigv4, streams};
@@ -47,6 +48,7 @@ pub(super) struct Handled {
 pub(super) fn handle(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Handled {
     bump(&state.counters.requests, 1);
     let mut plan = None;
+    let protocol = Protocol::of(headers);
     match dispatch(state, method, uri, headers, body, SystemTime::now(), &mut plan) {
         Ok(json) => {
             let (json, delivery) = match plan {
@@ -54,15 +56,37 @@ pub(super) fn handle(state: &State, method: &Method, uri: &Uri, headers: &Header
                 None => (json, Delivery::default()),
             };
             Handled {
-                response: response(StatusCode::OK, None, json),
+                response: response(protocol, StatusCode::OK, None, json),
                 delivery,
             }
         }
         Err(e) => Handled {
-            response: error_response(state, &e),
+            response: error_response(state, protocol, &e),
             delivery: Delivery::default(),
         },
     }
+}
+
+/// How a request is encoded, and so its answer: JSON 1.1 or CBOR.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Json,
+    Cbor,
+}
+
+impl Protocol {
+    /// CBOR when the request says so; anything else is answered in JSON.
+    fn of(headers: &HeaderMap) -> Self {
+        match mime(headers) {
+            Some(m) if m.eq_ignore_ascii_case(CBOR_1_1) => Protocol::Cbor,
+            _ => Protocol::Json,
+        }
+    }
+}
+
+fn mime(headers: &HeaderMap) -> Option<&str> {
+    let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    content_type.split(';').next().map(str::trim)
 }
 
 /// Response for a body that could not be read whole (e.g. over the size
@@ -74,23 +98,28 @@ pub(super) fn body_error(state: &State, status: StatusCode, message: String) -> 
         code: "SerializationException",
         message,
     };
-    error_response(state, &e)
+    error_response(state, Protocol::Json, &e)
 }
 
-fn error_response(state: &State, e: &ApiError) -> Response<Vec<u8>> {
+fn error_response(state: &State, protocol: Protocol, e: &ApiError) -> Response<Vec<u8>> {
     bump(&state.counters.error_responses, 1);
     let body = serde_json::to_vec(&ErrorBody {
         kind: e.code,
         message: &e.message,
     })
     .expect("error bodies serialize");
-    response(e.status, Some(e.code), body)
+    response(protocol, e.status, Some(e.code), body)
 }
 
-fn response(status: StatusCode, error_type: Option<&str>, body: Vec<u8>) -> Response<Vec<u8>> {
+/// The answer to a request in `protocol`, from its JSON `body`.
+fn response(protocol: Protocol, status: StatusCode, error_type: Option<&str>, body: Vec<u8>) -> Response<Vec<u8>> {
+    let (content_type, body) = match protocol {
+        Protocol::Json => (JSON_1_1, body),
+        Protocol::Cbor => (CBOR_1_1, cbor::from_json(&body)),
+    };
     let mut builder = Response::builder()
         .status(status)
-        .header(http::header::CONTENT_TYPE, JSON_1_1)
+        .header(http::header::CONTENT_TYPE, content_type)
         .header("x-amzn-RequestId", request_id());
     if let Some(code) = error_type {
         builder = builder.header("x-amzn-ErrorType", code);
@@ -141,14 +170,21 @@ fn dispatch(
             format!("Missing or unknown X-Amz-Target: {target:?}"),
         ));
     };
-    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let mime = content_type.and_then(|c| c.split(';').next()).map(str::trim);
-    if !mime.is_some_and(|m| m.eq_ignore_ascii_case(JSON_1_1)) {
-        return Err(ApiError::new(
-            "SerializationException",
-            format!("This endpoint only speaks {JSON_1_1}, got Content-Type {content_type:?}"),
-        ));
-    }
+    let converted;
+    let body = match mime(headers) {
+        Some(m) if m.eq_ignore_ascii_case(JSON_1_1) => body,
+        Some(m) if m.eq_ignore_ascii_case(CBOR_1_1) => {
+            converted = cbor::to_json(body)
+                .map_err(|e| ApiError::new("SerializationException", format!("Malformed CBOR request body: {e}")))?;
+            &converted[..]
+        }
+        other => {
+            return Err(ApiError::new(
+                "SerializationException",
+                format!("This endpoint speaks {JSON_1_1} and {CBOR_1_1}, got Content-Type {other:?}"),
+            ));
+        }
+    };
     let now_ms = now_ms(now);
     let counters = &state.counters;
     match op {

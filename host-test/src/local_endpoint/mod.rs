@@ -1,5 +1,5 @@
 //! Embedded local Kinesis endpoint: a small Kinesis Data Streams compatible
-//! HTTP server (JSON 1.1 protocol) on 127.0.0.1 that keeps records in memory,
+//! HTTP server (JSON 1.1 and CBOR protocols) on 127.0.0.1 that keeps records in memory,
 //! verifies SigV4 signatures and enforces the Kinesis request limits.
 //!
 //! It lets the CLI demo and end-to-end tests run without an AWS account. It
@@ -8,6 +8,7 @@
 
 mod amz_date;
 mod api;
+mod cbor;
 mod faults;
 mod get;
 mod put;
