@@ -6,7 +6,8 @@ deaggregated with `aws-kinesis-agg`, the reference decoder.
 Exactly the events pushed come back, in order per partition key, nothing
 missing, nothing extra; each Kinesis record holds only events of the shard it
 is in (the KCL drops the others); and there are at least 50 times fewer
-Kinesis records than events.
+Kinesis records than events. Run in both protocols: JSON 1.1 and CBOR
+(`protocol: cbor`, the aggregates as raw byte strings).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 from collections import defaultdict
 
+import pytest
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 
 from e2e_helpers import check_report_shape, no_crash_text, read_stream, run_cli, target, write_json_config
@@ -39,14 +41,16 @@ def _hash_key(partition_key: str) -> int:
     return int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")
 
 
+@pytest.mark.parametrize("protocol", ["json", "cbor"])
 def test_kinesis_local_aggregated_events_deaggregate_to_exactly_what_was_pushed(
-        host_bin, kinesis_local, new_stream, tmp_path):
+        host_bin, kinesis_local, new_stream, tmp_path, protocol):
     stream = new_stream(kinesis_local, shards=4, tag="aggregation")
     events = _events()
     input_path = tmp_path / "events.txt"
     input_path.write_bytes(b"\n".join(events) + b"\n")
     agg = target("agg", kinesis_local, stream, "{{host}}")
     agg["properties"]["aggregation"] = True
+    agg["properties"]["protocol"] = protocol
     # One request at a time: the order per key is then promised (README, Ordering).
     agg["properties"]["max_in_flight"] = 1
     config = write_json_config(tmp_path / "config.json", [agg])
