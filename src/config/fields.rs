@@ -1,6 +1,7 @@
 //! Typed, path-aware reads of the JSON config: every error names the field.
 
 use super::ConfigError;
+use crate::partition_key::json;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -67,7 +68,7 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
             Some(other) => Err(ConfigError::new(
                 self.field(key),
-                format!("must be true or false, got {other}"),
+                format!("must be true or false, got {}", json(other)),
             )),
         }
     }
@@ -79,7 +80,7 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
             Some(_) => None,
         };
-        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
+        let shown = self.map.get(key).map(json).unwrap_or_default();
         match parsed {
             Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(ConfigError::new(
@@ -97,7 +98,7 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) => parse_f64(s.trim().trim_end_matches('s')),
             Some(_) => None,
         };
-        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
+        let shown = self.map.get(key).map(json).unwrap_or_default();
         match parsed {
             Some(s) if s > 0.0 && s <= 3600.0 => Ok(Some(Duration::from_secs_f64(s))),
             _ => Err(ConfigError::new(
