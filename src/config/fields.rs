@@ -111,17 +111,22 @@ impl<'a> Obj<'a> {
     pub(super) fn string_list(&self, key: &str) -> Result<Vec<String>, ConfigError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    other => Err(ConfigError::new(
-                        format!("{}[{i}]", self.field(key)),
-                        format!("must be a string, got {}", kind(other)),
-                    )),
-                })
-                .collect(),
+            // A loop, not `collect::<Result<Vec<_>, _>>()`: that adapter costs ~1 KB.
+            Some(Value::Array(items)) => {
+                let mut strings = Vec::with_capacity(items.len());
+                for (i, v) in items.iter().enumerate() {
+                    match v {
+                        Value::String(s) => strings.push(s.clone()),
+                        other => {
+                            return Err(ConfigError::new(
+                                format!("{}[{i}]", self.field(key)),
+                                format!("must be a string, got {}", kind(other)),
+                            ));
+                        }
+                    }
+                }
+                Ok(strings)
+            }
             Some(other) => Err(ConfigError::new(
                 self.field(key),
                 format!("must be a list, got {}", kind(other)),
