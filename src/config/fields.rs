@@ -39,7 +39,8 @@ impl<'a> Obj<'a> {
     }
 
     pub(super) fn deny_unknown(&self, known: &[&str]) -> Result<(), ConfigError> {
-        match self.map.keys().find(|k| !known.contains(&k.as_str())) {
+        // `iter`, which serde_json links anyway, rather than a second BTreeMap iterator (`keys`).
+        match self.map.iter().map(|(k, _)| k).find(|k| !known.contains(&k.as_str())) {
             Some(k) => Err(ConfigError::new(
                 self.field(k),
                 format!("unknown field (known: {})", known.join(", ")),
