@@ -9,7 +9,7 @@ use crate::cron::CronSchedule;
 use crate::encode::Protocol;
 use crate::endpoint::Endpoint;
 use crate::normalize::FieldFormat;
-use crate::partition_key::PartitionKey;
+use crate::partition_key::{PartitionKey, json};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -445,7 +445,7 @@ fn interval_seconds(v: &Value) -> Result<f64, String> {
         Value::Null => return Ok(0.0),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_ascii_lowercase(),
-        other => return Err(format!("must be seconds or a number with s/m/h/d, got {other}")),
+        other => return Err(format!("must be seconds or a number with s/m/h/d, got {}", json(other))),
     };
     let (digits, unit) = match text.char_indices().last() {
         Some((i, c)) if "smhd".contains(c) => (&text[..i], c),

@@ -121,14 +121,12 @@ fn field_error(fields: &[&str], error: CronError) -> String {
         let mut alone = ["*"; 5];
         alone[i] = fields[i];
         if let Err(CronError::ComponentError(why) | CronError::InvalidPattern(why)) = parser().parse(&alone.join(" ")) {
-            let why = why.trim_end_matches('.');
-            let mut chars = why.chars();
-            let why: String = chars
-                .next()
-                .map(|c| c.to_ascii_lowercase())
-                .into_iter()
-                .chain(chars)
-                .collect();
+            let mut why = why.trim_end_matches('.').to_string();
+            // Lowercase the first letter in place: collecting chars into a
+            // String links ~1 KB for this one message.
+            if let Some(first) = why.get_mut(..1) {
+                first.make_ascii_lowercase();
+            }
             return format!("{name} field {:?}: {why} ({name} is {range})", fields[i]);
         }
     }

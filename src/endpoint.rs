@@ -28,6 +28,10 @@ impl Endpoint {
     /// assert_eq!(Endpoint::for_region("cn-north-1").authority, "kinesis.cn-north-1.amazonaws.com.cn");
     /// ```
     pub fn for_region(region: &str) -> Self {
+        Self::aws("kinesis", region)
+    }
+
+    fn aws(service: &str, region: &str) -> Self {
         let suffix = if region.starts_with("cn-") {
             "amazonaws.com.cn"
         } else {
@@ -35,7 +39,7 @@ impl Endpoint {
         };
         Self {
             scheme: Scheme::Https,
-            authority: format!("kinesis.{region}.{suffix}"),
+            authority: format!("{service}.{region}.{suffix}"),
         }
     }
 
@@ -101,9 +105,7 @@ impl Endpoint {
     /// assert_eq!(Endpoint::sts_for_region("eu-west-1").url(), "https://sts.eu-west-1.amazonaws.com/");
     /// ```
     pub fn sts_for_region(region: &str) -> Self {
-        let mut endpoint = Self::for_region(region);
-        endpoint.authority.replace_range(.."kinesis".len(), "sts");
-        endpoint
+        Self::aws("sts", region)
     }
 
     /// The request URL, always with path `/`.

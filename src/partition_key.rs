@@ -122,13 +122,20 @@ impl PartitionKey {
                 }
                 Part::Field { path, fallback } => match event.as_ref().and_then(|e| lookup(e, path)) {
                     Some(Value::String(s)) => key.push_str(s),
-                    Some(other) => key.push_str(&other.to_string()),
+                    Some(other) => key.push_str(&json(other)),
                     None => key.push_str(fallback.as_deref().unwrap_or("")),
                 },
             }
         }
         fit(key)
     }
+}
+
+/// `v` as compact JSON, what its `Display` prints; `Display` also links
+/// serde_json's pretty printer (for `{:#}`), which nothing here uses.
+pub(crate) fn json(v: &Value) -> String {
+    // Serializing a `Value` cannot fail: its keys are strings.
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// `a.b.c`: the flat key `"a.b.c"` if the object has it, else nested objects.

@@ -1,6 +1,7 @@
 //! Typed, path-aware reads of the JSON config: every error names the field.
 
 use super::ConfigError;
+use crate::partition_key::json;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -38,7 +39,8 @@ impl<'a> Obj<'a> {
     }
 
     pub(super) fn deny_unknown(&self, known: &[&str]) -> Result<(), ConfigError> {
-        match self.map.keys().find(|k| !known.contains(&k.as_str())) {
+        // `iter`, which serde_json links anyway, rather than a second BTreeMap iterator (`keys`).
+        match self.map.iter().map(|(k, _)| k).find(|k| !known.contains(&k.as_str())) {
             Some(k) => Err(ConfigError::new(
                 self.field(k),
                 format!("unknown field (known: {})", known.join(", ")),
@@ -67,7 +69,7 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
             Some(other) => Err(ConfigError::new(
                 self.field(key),
-                format!("must be true or false, got {other}"),
+                format!("must be true or false, got {}", json(other)),
             )),
         }
     }
@@ -79,7 +81,7 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
             Some(_) => None,
         };
-        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
+        let shown = self.map.get(key).map(json).unwrap_or_default();
         match parsed {
             Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(ConfigError::new(
@@ -97,7 +99,7 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) => parse_f64(s.trim().trim_end_matches('s')),
             Some(_) => None,
         };
-        let shown = self.map.get(key).map(Value::to_string).unwrap_or_default();
+        let shown = self.map.get(key).map(json).unwrap_or_default();
         match parsed {
             Some(s) if s > 0.0 && s <= 3600.0 => Ok(Some(Duration::from_secs_f64(s))),
             _ => Err(ConfigError::new(
@@ -110,17 +112,22 @@ impl<'a> Obj<'a> {
     pub(super) fn string_list(&self, key: &str) -> Result<Vec<String>, ConfigError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    other => Err(ConfigError::new(
-                        format!("{}[{i}]", self.field(key)),
-                        format!("must be a string, got {}", kind(other)),
-                    )),
-                })
-                .collect(),
+            // A loop, not `collect::<Result<Vec<_>, _>>()`: that adapter costs ~1 KB.
+            Some(Value::Array(items)) => {
+                let mut strings = Vec::with_capacity(items.len());
+                for (i, v) in items.iter().enumerate() {
+                    match v {
+                        Value::String(s) => strings.push(s.clone()),
+                        other => {
+                            return Err(ConfigError::new(
+                                format!("{}[{i}]", self.field(key)),
+                                format!("must be a string, got {}", kind(other)),
+                            ));
+                        }
+                    }
+                }
+                Ok(strings)
+            }
             Some(other) => Err(ConfigError::new(
                 self.field(key),
                 format!("must be a list, got {}", kind(other)),

@@ -275,6 +275,7 @@ fn events_that_are_not_json_objects_pass_through() {
         b"{\"a\":1} trailing",
         b"\xff\xfe{",
         b"{\"bad utf-8\":\"\xff\"}",
+        b"{\"@timestamp\":\"t\",\"n\":1e400}",
     ] {
         for to in FieldFormat::ALL {
             assert_eq!(

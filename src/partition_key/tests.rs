@@ -62,3 +62,9 @@ fn bad_templates_are_refused_with_the_reason() {
     assert!(PartitionKey::parse("").unwrap_err().contains("1-256"));
     assert!(PartitionKey::parse(&"k".repeat(257)).unwrap_err().contains("1-256"));
 }
+
+#[test]
+fn json_prints_what_display_prints() {
+    let value: Value = serde_json::from_str(r#"{"b":[1,2.5,-3,true,null],"a":{"s":"x\"y\n"}}"#).unwrap();
+    assert_eq!(json(&value), value.to_string());
+}
