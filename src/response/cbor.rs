@@ -104,13 +104,21 @@ fn more(d: &mut Decoder, len: Option<u64>, seen: u64) -> Read<bool> {
 
 /// A text item (borrowed, or joined from chunks), or `None` for null and undefined.
 fn text_or_null<'b>(d: &mut Decoder<'b>, what: &str) -> Read<Option<Cow<'b, str>>> {
+    if let Some(text) = short_text(d) {
+        return Ok(Some(Cow::Borrowed(text)));
+    }
+    // Null (0xf6) and undefined (0xf7) are one byte; kinesis-local sends
+    // `ErrorCode` and `ErrorMessage` as null in every delivered record.
+    if let Some(0xf6 | 0xf7) = d.input().get(d.position()) {
+        d.set_position(d.position() + 1);
+        return Ok(None);
+    }
     let text = match d.datatype().map_err(said)? {
         Type::String => d.str().map(Cow::Borrowed),
         Type::StringIndef => d
             .str_iter()
             .and_then(|chunks| chunks.collect::<Result<String, _>>())
             .map(Cow::Owned),
-        Type::Null | Type::Undefined => return skip(d).map(|()| None),
         other => return Err(format!("{what} is {}, expected a string", kind(other))),
     };
     text.map(Some).map_err(said)
@@ -124,6 +132,18 @@ fn said(e: minicbor::decode::Error) -> String {
         (false, Some(at)) => format!("not valid CBOR at byte {at}"),
         (false, None) => "not valid CBOR".into(),
     }
+}
+
+/// Text of fewer than 24 bytes (field names, shard ids) read from its one
+/// head byte, without minicbor's type dispatch: most of an answer is such
+/// items. `None` (anything else) leaves `d` where it was.
+fn short_text<'b>(d: &mut Decoder<'b>) -> Option<&'b str> {
+    let at = d.position();
+    let input = d.input();
+    let len = usize::from(input.get(at)?.checked_sub(0x60).filter(|&n| n < 24)?);
+    let text = std::str::from_utf8(input.get(at + 1..at + 1 + len)?).ok()?;
+    d.set_position(at + 1 + len);
+    Some(text)
 }
 
 fn skip(d: &mut Decoder) -> Read<()> {
