@@ -154,6 +154,11 @@ impl Batcher {
         self.ready.len()
     }
 
+    /// Events in the open batch (packed ones included).
+    pub fn open_events(&self) -> usize {
+        self.open.records.len() + self.packer.as_ref().map_or(0, Packer::events)
+    }
+
     /// Records buffered, open or closed.
     pub fn len(&self) -> usize {
         let packed = self.packer.as_ref().map_or(0, Packer::events);

@@ -115,6 +115,10 @@ pub struct TargetConfig {
     pub aggregation: Option<usize>,
     /// Extension `protocol`: `json` (JSON 1.1, the default) or `cbor`.
     pub protocol: Protocol,
+    /// Extension `batch_timeout`: a realtime target sends a batch that is not
+    /// full once its first event is this old (Vector's `batch.timeout_secs`,
+    /// the KPL's `RecordMaxBufferedTime`); `None`: only full batches go.
+    pub batch_timeout: Option<Duration>,
 }
 
 /// SPEC 6 `debug`: what the target logs through the host, and whether it sends.
@@ -182,6 +186,7 @@ const PROPERTY_FIELDS: &[&str] = &[
     "aggregation",
     "aggregation_max_size",
     "protocol",
+    "batch_timeout",
 ];
 const DEBUG_FIELDS: &[&str] = &["status", "dont_send_logs"];
 
@@ -284,6 +289,7 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
         .unwrap_or(DEFAULT_MAX_BUFFER_SIZE.max(max_record_size));
     let aggregation = aggregation(&props, max_record_size)?;
     let protocol = protocol(&props)?;
+    let batch_timeout = props.seconds("batch_timeout")?;
 
     Ok(TargetConfig {
         name,
@@ -309,6 +315,7 @@ pub fn parse_with_env(json: &str, env: Environment) -> Result<TargetConfig, Conf
         max_buffer_size: max_buffer_size as usize,
         aggregation,
         protocol,
+        batch_timeout,
     })
 }
 

@@ -53,6 +53,8 @@ pub struct Target<T: Transport, C, L> {
     runs: Option<Runs>,
     /// A flush sends everything now, whatever the schedule.
     flushing: bool,
+    /// When the open batch got its first event (monotonic), for `batch_timeout`.
+    open_since: Option<Duration>,
     /// Feeds `{{random}}` partition keys.
     key_seed: u64,
     /// With `aggregation`: which events may share a Kinesis record.
@@ -75,6 +77,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         Self {
             runs,
             flushing: false,
+            open_since: None,
             key_seed: seed | 1,
             encoder: encoder(&config),
             credentials: Provider::new(config.credentials.clone(), &config.region, seed),
@@ -176,6 +179,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 }
                 None => self.batcher.add(record),
             }
+            self.note_open_batch();
             if self.batcher.has_ready() && self.in_flight.len() < self.config.max_in_flight {
                 self.pump();
             }

@@ -292,3 +292,30 @@ async fn a_cron_target_inside_wasmtime_holds_events_until_its_minute_or_a_flush(
     assert_eq!(settled.len(), 10);
     assert_eq!(ep.records("logs").len(), 10);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_timeout_inside_wasmtime_sends_a_batch_that_is_not_full_when_polled() {
+    let ep = endpoint().await;
+    let mut t = tenant(&config(
+        &ep.url(),
+        DEFAULT_SECRET_KEY,
+        serde_json::json!({"batch_timeout": 0.3, "protocol": "cbor"}),
+    ))
+    .await;
+    let settled = t
+        .push(&(0..10).map(|i| event(i, vec![b'b'; 10])).collect::<Vec<_>>())
+        .await;
+    assert!(settled.is_empty(), "10 of max_events 500: not full");
+    let wake = t.poll_after().expect("the open batch is due");
+    assert!(wake <= Duration::from_millis(300), "{wake:?}");
+    let mut delivered = 0;
+    for _ in 0..50 {
+        delivered += t.poll(Duration::from_millis(100)).await.len();
+        if delivered == 10 {
+            break;
+        }
+    }
+    assert_eq!(delivered, 10, "sent by poll, without a flush");
+    assert_eq!(ep.records("logs").len(), 10);
+    assert_eq!(t.poll_after(), None, "nothing held");
+}

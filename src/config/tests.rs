@@ -561,3 +561,17 @@ fn protocol_is_json_by_default_and_cbor_on_request() {
     assert_eq!(wrong.field, "properties.protocol");
     assert!(wrong.message.contains("json or cbor"), "{}", wrong.message);
 }
+
+#[test]
+fn batch_timeout_is_off_by_default_and_read_as_seconds() {
+    assert_eq!(ok(base()).batch_timeout, None);
+    assert_eq!(
+        ok(with(json!({"batch_timeout": 1}))).batch_timeout,
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        ok(with(json!({"batch_timeout": "0.25s"}))).batch_timeout,
+        Some(Duration::from_millis(250))
+    );
+    assert_eq!(err(with(json!({"batch_timeout": 0}))).field, "properties.batch_timeout");
+}

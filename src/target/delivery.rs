@@ -32,7 +32,23 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             .as_ref()
             .filter(|_| held && self.scheduled())
             .and_then(Runs::next);
-        retry.into_iter().chain(answer).chain(run).min()
+        retry.into_iter().chain(answer).chain(run).chain(self.batch_due()).min()
+    }
+
+    /// Starts `batch_timeout`'s clock when an event opens a batch.
+    pub(super) fn note_open_batch(&mut self) {
+        match self.batcher.open_events() {
+            0 => self.open_since = None,
+            1 => self.open_since = Some(self.clock.monotonic()),
+            _ => {}
+        }
+    }
+
+    /// When a realtime target's open batch is due to go though not full.
+    fn batch_due(&self) -> Option<Duration> {
+        let timeout = self.config.batch_timeout.filter(|_| self.runs.is_none())?;
+        let since = self.open_since.filter(|_| self.batcher.open_events() > 0)?;
+        Some(since + timeout)
     }
 
     pub(super) fn wait(&mut self, max: Duration) {
@@ -55,6 +71,10 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         let now = self.clock.monotonic();
         self.begin_run_if_due(now);
+        if self.batch_due().is_some_and(|due| now >= due) {
+            self.batcher.close();
+            self.open_since = None;
+        }
         while self.in_flight.len() < self.config.max_in_flight {
             let next = if let Some(due) = self.retries.iter().position(|o| o.not_before <= now) {
                 self.retries.remove(due).expect("position is in range")

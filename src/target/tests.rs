@@ -905,3 +905,56 @@ fn flush_sends_a_cron_target_at_once_and_keeps_its_minutes() {
         "the next run is still 12:05"
     );
 }
+
+#[test]
+fn batch_timeout_sends_a_batch_that_is_not_full_once_its_first_event_is_that_old() {
+    let (mut t, script) = target(serde_json::json!({"batch_timeout": 2}));
+    t.push(events(0..3, 5));
+    assert_eq!(script.sent.borrow().len(), 0, "not full: it waits");
+    assert_eq!(t.take_report().poll_after, Some(Duration::from_secs(2)));
+    script.clock.set(Duration::from_secs(1));
+    t.push(events(3..5, 5));
+    assert_eq!(
+        t.take_report().poll_after,
+        Some(Duration::from_secs(1)),
+        "the first event's age counts"
+    );
+    t.poll(Duration::from_secs(5));
+    assert_eq!(script.clock.get(), Duration::from_secs(2));
+    let sizes: Vec<usize> = script.sent.borrow().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [5]);
+    assert!(
+        outcomes(&t.take_report(), 0..5)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+    assert_eq!(t.take_report().poll_after, None, "nothing held: no need to poll");
+    // The next batch has a clock of its own.
+    t.push(events(5..6, 5));
+    assert_eq!(t.take_report().poll_after, Some(Duration::from_secs(2)));
+}
+
+#[test]
+fn without_batch_timeout_a_realtime_batch_waits_until_full_or_flush() {
+    let (mut t, script) = target(serde_json::json!({}));
+    t.push(events(0..3, 5));
+    assert_eq!(t.take_report().poll_after, None);
+    t.poll(Duration::from_secs(60));
+    assert_eq!(script.sent.borrow().len(), 0);
+}
+
+#[test]
+fn batch_timeout_bounds_how_long_aggregated_events_wait() {
+    let (mut t, script) = target(serde_json::json!({"aggregation": true, "batch_timeout": 0.5}));
+    t.push(events(0..40, 20));
+    assert_eq!(script.sent.borrow().len(), 0);
+    t.poll(Duration::from_secs(1));
+    assert_eq!(script.clock.get(), Duration::from_millis(500));
+    let sizes: Vec<usize> = script.sent.borrow().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [1], "one aggregate of 40 events");
+    assert!(
+        outcomes(&t.take_report(), 0..40)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+}
