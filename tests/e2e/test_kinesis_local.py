@@ -1,5 +1,9 @@
 """The CLI against kinesis-local (kinesis-mock, the engine LocalStack uses)."""
 
+import subprocess
+import time
+
+from e2e_helpers import parse_report, read_stream, target, write_json_config
 from e2e_scenarios import (
     cron_target_is_flushed_at_end_of_input,
     debug_logs_every_event_and_dont_send_logs_sends_nothing,
@@ -37,3 +41,31 @@ def test_kinesis_local_partition_keys_from_event_fields(host_bin, kinesis_local,
 def test_kinesis_local_debug_logs_every_event_and_dont_send_logs_sends_nothing(
         host_bin, kinesis_local, new_stream, tmp_path):
     debug_logs_every_event_and_dont_send_logs_sends_nothing(host_bin, kinesis_local, new_stream, tmp_path)
+
+
+def test_kinesis_local_batch_timeout_delivers_while_input_stays_open(host_bin, kinesis_local, new_stream, tmp_path):
+    """A realtime target with `batch_timeout` sends a batch that is not full
+    while `kinesis-host run` still reads an open pipe, then exits 0 at its end."""
+    stream = new_stream(kinesis_local, shards=1, tag="batch-timeout")
+    t = target("tail", kinesis_local, stream, "pk")
+    t["properties"]["batch_timeout"] = 0.5
+    config = write_json_config(tmp_path / "config.json", [t])
+    proc = subprocess.Popen([host_bin, "run", "--config", str(config), "--input", "-", "--report", "json"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"".join(b"line %d\n" % i for i in range(5)))
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        records = []
+        while time.monotonic() < deadline and len(records) < 5:
+            time.sleep(0.5)
+            records = read_stream(kinesis_local.client(), stream, idle_polls=1)
+        assert proc.poll() is None, "still reading its input"
+        assert sorted(r.data for r in records) == [b"line %d" % i for i in range(5)]
+        out, err = proc.communicate(timeout=60)  # closes stdin: end of input
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode(errors="replace")
+    rep = parse_report(out.decode())
+    assert rep["delivered"] == 5 and rep["failed"] == 0, rep

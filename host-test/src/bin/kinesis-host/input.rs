@@ -39,7 +39,7 @@ pub fn spawn(source: String, format: InputFormat, chunk: usize) -> Result<mpsc::
     Ok(rx)
 }
 
-fn read(mut reader: impl BufRead, format: InputFormat, chunk: usize, tx: &mpsc::Sender<Input>) {
+fn read(mut reader: BufReader<impl Read>, format: InputFormat, chunk: usize, tx: &mpsc::Sender<Input>) {
     let (mut lines, mut skipped) = (0u64, 0u64);
     let mut events = Vec::with_capacity(chunk);
     let mut line = Vec::new();
@@ -74,7 +74,10 @@ fn read(mut reader: impl BufRead, format: InputFormat, chunk: usize, tx: &mpsc::
             },
         };
         events.push(wit::Event { id: lines, data });
-        if events.len() >= chunk
+        // A chunk also ends where the input pauses (nothing more read ahead),
+        // so lines from a pipe that stays open (`tail -f`) are pushed now, not
+        // when `chunk` of them have come.
+        if (events.len() >= chunk || reader.buffer().is_empty())
             && tx
                 .blocking_send(Input::Events(std::mem::replace(&mut events, Vec::with_capacity(chunk))))
                 .is_err()

@@ -49,7 +49,7 @@ struct RunArgs {
     /// `text` for people, `json` for one JSON object on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     report: ReportFormat,
-    /// Events per `push` call.
+    /// Events per `push` call, at most (fewer where the input pauses).
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     chunk_size: u32,
     /// A component file to run instead of the embedded one.
