@@ -153,6 +153,22 @@ impl PutRecordsEncoder {
     }
 }
 
+/// The body of a built record (key "k", hash key "42", `data`) followed by a
+/// plain one, its length checked against `encoded_len`.
+#[cfg(test)]
+fn built_then_plain(enc: &PutRecordsEncoder, data: Vec<u8>) -> Vec<u8> {
+    let built = Outgoing {
+        data: data.into(),
+        partition_key: Some("k"),
+        explicit_hash_key: Some("42".into()),
+    };
+    let plain = Record::new(0, b"y".to_vec());
+    let records: [&dyn Wire; 2] = [&built, &plain];
+    let body = enc.encode(&records);
+    assert_eq!(body.len(), enc.encoded_len(&records));
+    body
+}
+
 /// `s` as a JSON string literal, quotes included.
 pub(crate) fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())

@@ -150,7 +150,7 @@ mod tests {
 mod key_tests {
     use super::*;
     use crate::batch::Record;
-    use crate::encode::{Outgoing, PutRecordsEncoder};
+    use crate::encode::PutRecordsEncoder;
 
     #[test]
     fn records_with_their_own_key_and_an_explicit_hash_key_are_encoded_exactly() {
@@ -169,15 +169,7 @@ mod key_tests {
     #[test]
     fn a_built_record_carries_its_own_hash_key() {
         let enc = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "static", Some("123"));
-        let built = Outgoing {
-            data: vec![0xF3, 0x89].into(),
-            partition_key: Some("k"),
-            explicit_hash_key: Some("42".into()),
-        };
-        let plain = Record::new(0, b"y".to_vec());
-        let records: [&dyn Wire; 2] = [&built, &plain];
-        let body = enc.encode(&records);
-        assert_eq!(body.len(), enc.encoded_len(&records));
+        let body = crate::encode::built_then_plain(&enc, vec![0xF3, 0x89]);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["Records"][0]["ExplicitHashKey"], "42");
         assert_eq!(v["Records"][0]["PartitionKey"], "k");

@@ -45,8 +45,10 @@ class Handed:
         }).encode()
 
 
-class _Server:
-    def __init__(self, handed: Handed, handler: type[BaseHTTPRequestHandler]):
+class LocalServer:
+    """A fake on 127.0.0.1 in a thread; its handler sees `handed` as `self.handed`."""
+
+    def __init__(self, handed: object, handler: type[BaseHTTPRequestHandler]):
         handler.handed = handed
         self.handed = handed
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -56,7 +58,7 @@ class _Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "_Server":
+    def __enter__(self) -> "LocalServer":
         self.thread.start()
         return self
 
@@ -119,12 +121,12 @@ class _Container(_Quiet):
             self._answer(404)
 
 
-def imds(handed: Handed) -> _Server:
-    return _Server(handed, type("Imds", (_Imds,), {}))
+def imds(handed: Handed) -> LocalServer:
+    return LocalServer(handed, type("Imds", (_Imds,), {}))
 
 
-def container(handed: Handed) -> _Server:
-    return _Server(handed, type("Container", (_Container,), {}))
+def container(handed: Handed) -> LocalServer:
+    return LocalServer(handed, type("Container", (_Container,), {}))
 
 
 WRITE_POLICY = {"Version": "2012-10-17",

@@ -14,10 +14,11 @@ this protocol is tested against kinesis-local only.
 from __future__ import annotations
 
 import http.client
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from credential_fakes import LocalServer
 
 from e2e_helpers import (
     RECORD_TOO_LARGE,
@@ -54,22 +55,23 @@ class Recorder:
 
 
 class _Forward(BaseHTTPRequestHandler):
-    recorder: Recorder
+    handed: Recorder
 
     def log_message(self, fmt, *args):  # keep pytest output clean
         pass
 
     def do_POST(self):
+        recorder = self.handed
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        up = urlsplit(self.recorder.upstream)
+        up = urlsplit(recorder.upstream)
         conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
         conn.request("POST", self.path, body=body, headers=headers)
         answer = conn.getresponse()
         data = answer.read()
         target = self.headers.get("x-amz-target", "")
-        self.recorder.seen.append(Seen(target.rsplit(".", 1)[-1], self.headers.get("content-type", ""),
-                                       len(body), answer.status, answer.getheader("content-type", "")))
+        recorder.seen.append(Seen(target.rsplit(".", 1)[-1], self.headers.get("content-type", ""),
+                                  len(body), answer.status, answer.getheader("content-type", "")))
         self.send_response(answer.status)
         for k, v in answer.getheaders():
             if k.lower() not in ("connection", "content-length", "transfer-encoding", "date", "server"):
@@ -80,24 +82,9 @@ class _Forward(BaseHTTPRequestHandler):
         conn.close()
 
 
-class RecordingProxy:
-    def __init__(self, upstream: str):
-        self.recorder = Recorder(upstream)
-        handler = type("Forward", (_Forward,), {"recorder": self.recorder})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> "RecordingProxy":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def recording_proxy(upstream: str) -> LocalServer:
+    """Forwards every request to `upstream` unchanged; `.handed.seen` lists them."""
+    return LocalServer(Recorder(upstream), type("Forward", (_Forward,), {}))
 
 
 def _cbor_target(name: str, endpoint: str, peer, stream: str) -> dict:
@@ -114,7 +101,7 @@ def test_kinesis_local_cbor_puts_deliver_mixed_binary_events_byte_for_byte(
     (oversized_id,) = es.oversized_ids
     input_path = write_base64_input(tmp_path / "events.b64", es.events)
 
-    with RecordingProxy(kinesis_local.url) as proxy:
+    with recording_proxy(kinesis_local.url) as proxy:
         config = write_json_config(tmp_path / "config.json",
                                    [_cbor_target("cbor", proxy.url, kinesis_local, stream)])
         run = run_cli(host_bin, config, input_path, input_format="base64")
@@ -126,7 +113,7 @@ def test_kinesis_local_cbor_puts_deliver_mixed_binary_events_byte_for_byte(
     assert rep["failed_by_code"] == {RECORD_TOO_LARGE: 1}, ctx
     assert rep["failures"][0]["id"] == oversized_id, ctx
 
-    puts = [s for s in proxy.recorder.seen if s.operation == "PutRecords"]
+    puts = [s for s in proxy.handed.seen if s.operation == "PutRecords"]
     assert puts, ctx
     assert all(s.content_type == CBOR and s.status == 200 and s.answer_type.startswith(CBOR) for s in puts), puts
     # Raw bytes, not base64: the bodies are smaller than base64 of the data alone.
@@ -143,7 +130,7 @@ def test_kinesis_local_cbor_error_answers_are_read_for_their_code(
     (`__type`, `message`), and every event fails with that code."""
     input_path = tmp_path / "events.txt"
     input_path.write_text("".join(f"event {i}\n" for i in range(20)))
-    with RecordingProxy(kinesis_local.url) as proxy:
+    with recording_proxy(kinesis_local.url) as proxy:
         config = write_json_config(tmp_path / "config.json",
                                    [_cbor_target("cbor", proxy.url, kinesis_local, "cbor-no-such-stream")])
         run = run_cli(host_bin, config, input_path)
@@ -151,4 +138,4 @@ def test_kinesis_local_cbor_error_answers_are_read_for_their_code(
     ctx = "\n" + run.describe()
     assert run.returncode == 1 and rep["failed"] == 20, ctx
     assert rep["failed_by_code"] == {"ResourceNotFoundException": 20}, ctx
-    assert all(s.answer_type.startswith(CBOR) for s in proxy.recorder.seen if s.status == 400), proxy.recorder.seen
+    assert all(s.answer_type.startswith(CBOR) for s in proxy.handed.seen if s.status == 400), proxy.handed.seen
