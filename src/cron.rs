@@ -60,6 +60,12 @@ impl CronSchedule {
             if !field.bytes().all(|b| b.is_ascii_digit() || b"*,-/".contains(&b)) {
                 return Err(format!("{name} field {field:?}: only digits and * , - / are allowed"));
             }
+            // croner takes `,`, `1,` and `1,,2`, and `,` alone is an empty
+            // set: the search for a match then runs minute by minute to the
+            // year 5000 (seconds of CPU) before it gives up.
+            if field.split(',').any(str::is_empty) {
+                return Err(format!("{name} field {field:?}: a list has an empty item"));
+            }
         }
         let normalized = fields.join(" ");
         let cron = parser().parse(&normalized).map_err(|e| field_error(&fields, e))?;
