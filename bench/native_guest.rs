@@ -11,6 +11,26 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// A whole-number setting from the environment, or `default`.
+pub fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The middle of the runs' figures.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Event sizes to run: `BENCH_SIZES`, default 100 B, 1 KiB, 10 KiB.
+pub fn sizes() -> Vec<usize> {
+    std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "100,1024,10240".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
 /// The target definition every guest benchmark uses: static keys, a static
 /// partition key, 500 records per request, room for every event, `protocol`
 /// `json` or `cbor`.

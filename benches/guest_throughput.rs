@@ -64,24 +64,11 @@ fn cbor_row(size: usize, events: &[Vec<u8>], runs: u64) {
     );
 }
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the arguments.
-    let mb = env("BENCH_MB", 20);
-    let runs = env("BENCH_RUNS", 3).max(1);
-    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
-        .unwrap_or_else(|_| "100,1024,10240".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let mb = native::env("BENCH_MB", 20);
+    let runs = native::env("BENCH_RUNS", 3).max(1);
+    let sizes = native::sizes();
     let protocol = std::env::var("BENCH_PROTOCOL").unwrap_or_else(|_| "json".into());
     println!("{protocol}:");
     println!("| event | events | native events/s | native MB/s | SHA-256 of the bodies MB/s | native vs SHA-256 |");
@@ -101,7 +88,7 @@ fn main() {
             }
             floors.push(n as f64 / started.elapsed().as_secs_f64());
         }
-        let (rate, floor) = (median(rates), median(floors));
+        let (rate, floor) = (native::median(rates), native::median(floors));
         println!(
             "| {size} B | {n} | {rate:.0} | {:.1} | {:.1} | {:.2} |",
             rate * size as f64 / 1e6,

@@ -11,20 +11,14 @@
 //! every event (chunks of 500, 500 records per request, the default 4
 //! requests in flight) and `flush`. Prints one JSON line.
 
+#[path = "../../bench/cpu_time.rs"]
+mod cpu_time;
+
 use kinesis_host::{KinesisRuntime, Tenant, wit};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// User + system CPU time of this process so far.
-fn cpu() -> Duration {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 #[tokio::main]
@@ -50,14 +44,14 @@ async fn main() -> anyhow::Result<()> {
             data: format!("{id:08} {}", "x".repeat(size.saturating_sub(9))).into_bytes(),
         })
         .collect();
-    let cpu_before = cpu();
+    let cpu_before = cpu_time::cpu();
     let started = Instant::now();
     for chunk in batch.chunks(500) {
         tenant.push(chunk).await;
     }
     tenant.flush().await;
     let wall = started.elapsed();
-    let used = cpu() - cpu_before;
+    let used = cpu_time::cpu() - cpu_before;
     anyhow::ensure!(
         tenant.tally.delivered == events,
         "not all delivered: {:?}",

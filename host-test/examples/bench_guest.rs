@@ -31,15 +31,6 @@ use sha2::Digest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Answers every PutRecords after `delay` (zero: at once) with one
 /// delivered result per record in the body.
 fn answerer(delay: Duration) -> Answerer {
@@ -126,13 +117,9 @@ async fn wasm_run(instance: &mut TargetInstance, events: &[wit::Event]) -> anyho
 }
 
 async fn throughput() -> anyhow::Result<()> {
-    let mb = env("BENCH_MB", 20);
-    let runs = env("BENCH_RUNS", 3).max(1);
-    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
-        .unwrap_or_else(|_| "100,1024,10240".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let mb = native::env("BENCH_MB", 20);
+    let runs = native::env("BENCH_RUNS", 3).max(1);
+    let sizes = native::sizes();
     let runtime = runtime(Duration::ZERO, 1 << 30).await?;
     println!("{mb} MB of events per run, 500 per request, median of {runs}, events/s (event MB/s)");
     println!(
@@ -193,7 +180,7 @@ async fn protocol_row(
         }
         sha.push(n as f64 / started.elapsed().as_secs_f64());
     }
-    let (w, v, s) = (median(wasm), median(nat), median(sha));
+    let (w, v, s) = (native::median(wasm), native::median(nat), native::median(sha));
     let mbs = |r: f64| r * size as f64 / 1e6;
     println!(
         "| {size} B | {protocol} | {n} | {w:.0} ({:.1}) | {v:.0} ({:.1}) | {s:.0} ({:.1}) | **{:.2}** | {:.2} | {:.2} |",
@@ -252,7 +239,7 @@ async fn memory() -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if env("BENCH_MEMORY", 0) == 1 {
+    if native::env("BENCH_MEMORY", 0) == 1 {
         memory().await
     } else {
         throughput().await

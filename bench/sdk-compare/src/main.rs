@@ -8,24 +8,19 @@
 //! `sdk-compare URL STREAM` (BENCH_EVENTS, BENCH_EVENT_BYTES, BENCH_BATCH,
 //! BENCH_IN_FLIGHT); prints one JSON line.
 
+#[path = "../../cpu_time.rs"]
+mod cpu_time;
+
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::config::{Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// User + system CPU time of this process so far.
-fn cpu() -> Duration {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
 
 /// The same log-like events as `bench_cpu`: an 8-digit id, then filler.
 fn event(id: u64, size: usize) -> Vec<u8> {
@@ -58,7 +53,7 @@ async fn main() {
     let client = Client::from_conf(config);
     let data: Vec<Vec<u8>> = (0..events).map(|id| event(id, size)).collect();
 
-    let cpu_before = cpu();
+    let cpu_before = cpu_time::cpu();
     let started = Instant::now();
     let mut delivered = 0u64;
     let mut chunks = data.chunks(batch);
@@ -88,7 +83,7 @@ async fn main() {
         }
     }
     let wall = started.elapsed();
-    let used = cpu() - cpu_before;
+    let used = cpu_time::cpu() - cpu_before;
     assert_eq!(delivered, events, "every event delivered");
     println!(
         "{{\"client\":\"aws-sdk-kinesis\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3}}}",

@@ -1,0 +1,14 @@
+//! CPU time of the whole process, shared by the two clients of the CPU
+//! comparison (`host-test/examples/bench_cpu.rs`, `bench/sdk-compare`)
+//! through `#[path]`, so both measure the same way.
+
+use std::time::Duration;
+
+/// User + system CPU time of this process so far, all threads.
+pub fn cpu() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
