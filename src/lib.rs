@@ -16,6 +16,7 @@ pub mod cron;
 pub mod encode;
 pub mod endpoint;
 pub mod normalize;
+pub mod pacing;
 pub mod partition_key;
 pub mod report;
 pub mod response;

@@ -107,6 +107,26 @@ pub fn is_expired_token_code(code: &str) -> bool {
     matches!(code, "ExpiredTokenException" | "ExpiredToken")
 }
 
+/// A credential provider's failure (the chain's sources, `role_arn`).
+pub fn is_credentials_code(code: &str) -> bool {
+    use codes::*;
+    [
+        CREDENTIALS_NOT_FOUND,
+        ENVIRONMENT_CREDENTIALS_ERROR,
+        WEB_IDENTITY_CREDENTIALS_ERROR,
+        CONTAINER_CREDENTIALS_ERROR,
+        INSTANCE_METADATA_CREDENTIALS_ERROR,
+        ASSUME_ROLE_ERROR,
+    ]
+    .contains(&code)
+}
+
+/// Kinesis saying a shard (or the stream) is at its write limit: wait for
+/// its budget, not a backoff.
+pub fn is_throttle(code: &str) -> bool {
+    matches!(code, "ProvisionedThroughputExceededException" | "LimitExceededException" | "ThrottlingException")
+}
+
 /// Error codes worth sending again (SPEC section 2): per-record throughput and
 /// internal failures, whole-request throttling.
 pub fn is_retryable_code(code: &str) -> bool {

@@ -1,5 +1,6 @@
 //! When a retryable failure is sent again: exponential backoff with full
-//! jitter, bounded by attempts and by time since the first attempt.
+//! jitter, bounded by time since the first attempt (and by attempts where
+//! `max_retries` is set).
 
 use crate::config::RetryPolicy;
 use crate::report::{Failure, codes};
@@ -43,10 +44,12 @@ impl Backoff {
         ceiling.mul_f64((self.state % 10_001) as f64 / 10_000.0)
     }
 
-    /// Whether re-send number `retry` may still start, `elapsed` after the first attempt.
+    /// Whether re-send number `retry` may still start, `elapsed` after the
+    /// first attempt: within `retry_max_duration`, and `max_retries` where set.
     pub fn allows(&self, retry: u32, elapsed: Duration) -> bool {
-        retry <= self.policy.max_retries && elapsed <= self.policy.max_duration
+        self.policy.max_retries.is_none_or(|max| retry <= max) && elapsed <= self.policy.max_duration
     }
+
 }
 
 /// Whether the records may have landed although the attempt failed: the
@@ -63,7 +66,7 @@ mod tests {
     #[test]
     fn delay_stays_under_the_doubling_ceiling_and_the_cap() {
         let policy = RetryPolicy {
-            max_retries: 10,
+            max_retries: Some(10),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(1000),
             max_duration: Duration::from_secs(60),
@@ -85,11 +88,20 @@ mod tests {
     }
 
     #[test]
-    fn allows_is_bounded_by_attempts_and_by_time() {
+    fn allows_is_bounded_by_time_and_by_attempts_only_where_set() {
         let b = Backoff::new(RetryPolicy::default(), 1);
-        assert!(b.allows(3, Duration::from_secs(1)));
-        assert!(!b.allows(4, Duration::from_secs(1)));
-        assert!(!b.allows(1, Duration::from_secs(61)));
+        assert!(b.allows(1_000, Duration::from_secs(299)), "no cap on attempts by default");
+        assert!(b.allows(1, Duration::from_secs(300)));
+        assert!(!b.allows(1, Duration::from_secs(301)), "five minutes by default");
+        let capped = Backoff::new(
+            RetryPolicy {
+                max_retries: Some(3),
+                ..RetryPolicy::default()
+            },
+            1,
+        );
+        assert!(capped.allows(3, Duration::from_secs(1)));
+        assert!(!capped.allows(4, Duration::from_secs(1)));
     }
 
     #[test]

@@ -113,6 +113,11 @@ impl ShardMap {
         (hash <= self.shards[i].end).then_some(i)
     }
 
+    /// The open shards, by hash key.
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
     /// The shard with this id.
     pub fn shard(&self, id: &str) -> Option<&Shard> {
         self.shards.iter().find(|s| s.id == id)

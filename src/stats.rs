@@ -27,8 +27,37 @@ pub struct Stats {
     pub in_flight_events: u64,
     /// Events buffered or waiting for a retry.
     pub buffered_events: u64,
-    /// Event bytes held: buffered, waiting and in flight.
+    /// What `max_buffer_size` counts as held: each event's data and key plus
+    /// [`crate::config::EVENT_OVERHEAD`], buffered, waiting and in flight.
     pub buffered_bytes: u64,
+    /// Kinesis records answered `ProvisionedThroughputExceededException`
+    /// (per record, or in a request throttled whole), each attempt counted.
+    pub throttled: u64,
+    /// One entry per shard the target paces, in shard map order.
+    pub shards: Vec<ShardStats>,
+}
+
+/// How one shard took the target's writes (WIT `shard-stats`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ShardStats {
+    /// The shard's id (`shardId-000000000001`); before the first answer names
+    /// it, the hash key it is paced for in decimal; `*` when the target could
+    /// not list the shards and paces the whole stream as one.
+    pub shard_id: String,
+    /// Kinesis records sent to it, each attempt counted.
+    pub records_sent: u64,
+    /// Of those, answered `ProvisionedThroughputExceededException`.
+    pub records_throttled: u64,
+    /// The write budget it is paced at now, records per second.
+    pub records_per_second: u64,
+    /// The write budget it is paced at now, bytes (data + partition key) per second.
+    pub bytes_per_second: u64,
+    /// Kinesis records waiting for its budget (or a retry) now.
+    pub waiting: u64,
+    /// How long it spent at its write limit: records waited for its budget, or it throttled.
+    pub at_limit_ms: u64,
+    /// How long the target has paced it, for `at_limit_ms` as a share.
+    pub paced_ms: u64,
 }
 
 impl Stats {

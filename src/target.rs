@@ -19,22 +19,38 @@ use crate::partition_key::DEFAULT_KEY;
 use crate::report::{EventOutcome, Failure, Outcome, Report, codes};
 use crate::retry::Backoff;
 use crate::send::{Clock, Log, Transport};
+use crate::shards::Shards;
 use crate::stats::Stats;
-use std::collections::VecDeque;
 use std::time::Duration;
 
 mod debug;
 mod delivery;
 mod exchange;
 mod grouping;
+mod lanes;
 mod schedule;
 use debug::event_line;
-use exchange::Outbound;
+use exchange::{Outbound, Waiting};
 use grouping::Grouping;
+use lanes::Lanes;
 use schedule::Runs;
 
-/// `not_before` of a retry that waits for the next scheduled run.
-const NEXT_RUN: Duration = Duration::MAX;
+/// The stream's own backoff: after a request fails whole (an error status,
+/// no connection), the next one waits, and only one goes at a time until
+/// one is answered.
+#[derive(Debug, Default)]
+struct Gate {
+    /// Whole requests failed in a row.
+    failures: u32,
+    /// Monotonic time before which no request starts.
+    until: Duration,
+}
+
+/// What `max_buffer_size` counts for a record: its data and key, and what
+/// holding it costs besides ([`crate::config::EVENT_OVERHEAD`]).
+fn held_size(record: &Record) -> usize {
+    record.data.len() + record.partition_key.as_ref().map_or(0, String::len) + crate::config::EVENT_OVERHEAD
+}
 
 /// A configured `amazonkinesis` target and the events it holds.
 pub struct Target<T: Transport, C, L> {
@@ -44,10 +60,15 @@ pub struct Target<T: Transport, C, L> {
     credentials: Provider,
     batcher: Batcher,
     backoff: Backoff,
-    /// Retryable failures waiting for their backoff, oldest first.
-    retries: VecDeque<Outbound>,
+    /// Closed batches' records, per shard, waiting for a request.
+    lanes: Lanes,
+    /// Retryable failures of a scheduled run, waiting for the next run.
+    next_run: Vec<Waiting>,
+    gate: Gate,
+    /// When `retry_max_duration` is next checked for records that wait.
+    next_expiry_check: Duration,
     in_flight: Vec<(Outbound, T::Exchange)>,
-    /// Event bytes held anywhere in the target: what `max_buffer_size` caps.
+    /// What the target holds, by [`held_size`]: what `max_buffer_size` caps.
     held_bytes: usize,
     /// SPEC 5: the run clock when `interval` or `cron` is set; `None` is realtime.
     runs: Option<Runs>,
@@ -59,6 +80,8 @@ pub struct Target<T: Transport, C, L> {
     key_seed: u64,
     /// With `aggregation`: which events may share a Kinesis record.
     grouping: Option<Grouping>,
+    /// The shard map, when keys differ per event and pacing or aggregation use it.
+    shards: Option<Shards>,
     transport: T,
     clock: C,
     log: L,
@@ -83,9 +106,13 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             credentials: Provider::new(config.credentials.clone(), &config.region, seed),
             batcher: batcher(&config),
             grouping: Grouping::new(&config),
+            shards: grouping::wants_shard_map(&config).then(Shards::default),
+            lanes: lanes(&config, clock.monotonic()),
+            next_run: Vec::new(),
+            gate: Gate::default(),
+            next_expiry_check: Duration::ZERO,
             backoff: Backoff::new(config.retry, seed),
             config,
-            retries: VecDeque::new(),
             in_flight: Vec::new(),
             held_bytes: 0,
             transport,
@@ -108,6 +135,9 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.credentials = Provider::new(config.credentials.clone(), &config.region, self.key_seed);
         self.batcher = batcher(&config);
         self.grouping = Grouping::new(&config);
+        self.shards = grouping::wants_shard_map(&config).then(Shards::default);
+        self.lanes = lanes(&config, self.clock.monotonic());
+        self.gate = Gate::default();
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
         self.runs = Runs::for_config(&config, self.clock.monotonic(), self.clock.now());
         self.config = config;
@@ -122,6 +152,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         if self.config.enabled && !self.config.debug.dont_send {
             self.refresh_shards_if_due();
         }
+        let overhead = crate::config::EVENT_OVERHEAD;
         for mut record in events.by_ref() {
             if !self.config.enabled {
                 self.log_event(&record);
@@ -136,7 +167,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 self.normalize(&mut record, format);
             }
             // An empty target always takes one event, so progress never stalls.
-            if self.held_bytes > 0 && self.held_bytes + record.data.len() > self.config.max_buffer_size {
+            if self.held_bytes > 0 && self.held_bytes + record.data.len() + overhead > self.config.max_buffer_size {
                 self.stats.events_refused += 1;
                 // The open batch may never fill now: let it go as it is.
                 self.batcher.close();
@@ -171,16 +202,16 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 self.settle(record.id, 0, Outcome::Failed(failure));
                 continue;
             }
-            self.held_bytes += record.data.len();
+            self.held_bytes += held_size(&record);
             match &self.grouping {
                 Some(grouping) => {
-                    let placement = grouping.place(&record);
+                    let placement = grouping.place(&record, self.shards.as_ref());
                     self.batcher.add_placed(record, placement);
                 }
                 None => self.batcher.add(record),
             }
             self.note_open_batch();
-            if self.batcher.has_ready() && self.in_flight.len() < self.config.max_in_flight {
+            if self.batcher.has_ready() {
                 self.pump();
             }
         }
@@ -212,7 +243,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub fn flush(&mut self) {
         self.flushing = true;
         self.batcher.close();
-        self.release_retries_for_run(self.clock.monotonic());
+        self.release_retries_for_run();
         self.pump();
         while let Some(next) = self.next_wake(self.clock.monotonic()) {
             let now = self.clock.monotonic();
@@ -236,20 +267,22 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         let mut stats = self.stats.clone();
         stats.in_flight_requests = self.in_flight.len() as u64;
         stats.in_flight_events = self.in_flight.iter().map(|(o, _)| o.events() as u64).sum();
-        stats.buffered_events = (self.batcher.len() + self.waiting_retries()) as u64;
+        stats.buffered_events = self.buffered() as u64;
         stats.buffered_bytes = self.held_bytes as u64;
+        stats.shards = self.lanes.stats();
         stats
     }
 
     /// Events accepted and not settled yet.
     pub fn pending(&self) -> usize {
         let in_flight: usize = self.in_flight.iter().map(|(o, _)| o.events()).sum();
-        self.batcher.len() + self.waiting_retries() + in_flight
+        self.buffered() + in_flight
     }
 
     /// Events buffered and not yet sent (retries waiting included).
     pub fn buffered(&self) -> usize {
-        self.batcher.len() + self.waiting_retries()
+        let next_run: usize = self.next_run.iter().map(|w| w.entry.events()).sum();
+        self.batcher.len() + self.lanes.events() + next_run
     }
 
     /// Hands over what was settled since the last report.
@@ -258,10 +291,6 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.report.pending = self.pending() as u32;
         self.report.poll_after = self.next_wake(now).map(|at| at.saturating_sub(now));
         std::mem::take(&mut self.report)
-    }
-
-    fn waiting_retries(&self) -> usize {
-        self.retries.iter().map(Outbound::events).sum()
     }
 
     fn log_event(&self, record: &Record) {
@@ -319,6 +348,12 @@ fn batcher(config: &TargetConfig) -> Batcher {
         }
         None => Batcher::new(limits(config)),
     }
+}
+
+/// One lane to start with: the shard of the one hash key, or the whole
+/// stream until a shard map comes.
+fn lanes(config: &TargetConfig, now: Duration) -> Lanes {
+    Lanes::new(config.pacing, config.max_record_size, grouping::fixed_hash_key(config), now)
 }
 
 fn encoder(config: &TargetConfig) -> PutRecordsEncoder {

@@ -33,7 +33,7 @@ fn minimal_config_gets_the_spec_defaults() {
     assert_eq!(c.timeout, Duration::from_secs(30));
     assert_eq!(c.max_record_size, 1024 * 1024);
     assert_eq!(c.max_request_size, 5 * 1024 * 1024);
-    assert_eq!(c.retry.max_retries, 3);
+    assert_eq!(c.retry.max_retries, None);
     assert_eq!(c.endpoint.url(), "https://kinesis.us-east-1.amazonaws.com/");
     assert_eq!(c.stream, StreamRef::Name("logs".into()));
     assert!(c.pipelines.is_empty());

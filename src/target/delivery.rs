@@ -1,38 +1,53 @@
-//! The send side of a target: collecting answers, starting requests while
-//! `max_in_flight` allows, and deciding what a failed attempt becomes (a
-//! retry behind a backoff, a wait for the next run, or a final failure).
+//! The send side of a target: collecting answers, starting requests from
+//! the shards' lanes while `max_in_flight` and each shard's budget allow,
+//! and deciding what a failed attempt becomes (a retry behind the shard's
+//! budget or a backoff, a wait for the next run, or a final failure).
 
 use super::exchange::{self, Attempted, Entry, Outbound, Waiting};
-use super::{NEXT_RUN, Runs, Target};
+use super::{Runs, Target, held_size};
+use crate::aggregate;
+use crate::batch::Batch;
 use crate::encode::PUT_RECORDS_TARGET;
-use crate::report::{Failure, Outcome, codes, is_expired_token_code};
+use crate::partition_key::DEFAULT_KEY;
+use crate::report::{Failure, Outcome, codes, is_credentials_code, is_expired_token_code, is_throttle};
 use crate::response::RecordResult;
 use crate::retry::is_ambiguous;
 use crate::send::{Clock, Log, Transport};
 use std::time::Duration;
 
+/// Attempts of records whose credentials could not be had (the provider's own
+/// timeouts and retries come on top).
+const CREDENTIAL_ATTEMPTS: u32 = 4;
+
 impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// When work falls due that needs no new events: an answer (bounded by
-    /// the timeout) or a retry's backoff. After `pump`, a closed batch only
-    /// ever waits for one of those, so it needs no wake of its own.
-    pub(super) fn next_wake(&self, now: Duration) -> Option<Duration> {
-        // A due retry with every slot taken waits for an answer, not for time.
-        let slot_free = self.in_flight.len() < self.config.max_in_flight;
-        let retry = self
-            .retries
-            .iter()
-            .map(|o| o.not_before)
-            .filter(|at| slot_free && *at != NEXT_RUN)
-            .min();
+    /// the timeout), a lane's budget or backoff, a scheduled run, an open
+    /// batch's `batch_timeout`. After `pump`, a closed batch only ever waits
+    /// for one of those, so it needs no wake of its own.
+    pub(super) fn next_wake(&mut self, now: Duration) -> Option<Duration> {
+        // A lane that may send with every slot taken waits for an answer, not for time.
+        let slot_free = self.in_flight.len() < self.max_concurrent();
+        let lane = match slot_free {
+            true => self.lanes.next_ready(now).map(|at| at.max(self.gate.until)),
+            false => None,
+        };
         let answer = (!self.in_flight.is_empty()).then(|| now + self.config.timeout);
         // A scheduled run matters only when it has something to send.
-        let held = !self.batcher.is_empty() || !self.retries.is_empty();
+        let held = !self.batcher.is_empty() || !self.next_run.is_empty() || !self.lanes.is_empty();
         let run = self
             .runs
             .as_ref()
             .filter(|_| held && self.scheduled())
             .and_then(Runs::next);
-        retry.into_iter().chain(answer).chain(run).chain(self.batch_due()).min()
+        lane.into_iter().chain(answer).chain(run).chain(self.batch_due()).min()
+    }
+
+    /// Requests at once: `max_in_flight`, or one probe while the stream fails whole requests.
+    fn max_concurrent(&self) -> usize {
+        match self.gate.failures {
+            0 => self.config.max_in_flight,
+            _ => 1,
+        }
     }
 
     /// Starts `batch_timeout`'s clock when an event opens a batch.
@@ -75,29 +90,67 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             self.batcher.close();
             self.open_since = None;
         }
-        while self.in_flight.len() < self.config.max_in_flight {
-            let next = if let Some(due) = self.retries.iter().position(|o| o.not_before <= now) {
-                self.retries.remove(due).expect("position is in range")
-            } else if self.config.max_in_flight == 1 && !self.retries.is_empty() {
-                // One request at a time keeps order: nothing newer overtakes a waiting retry.
-                break;
-            } else if self.batcher.has_ready() && self.may_send_fresh() {
-                Outbound::fresh(self.batcher.pop_ready().expect("has_ready"))
-            } else {
-                break;
-            };
-            self.start(next, now);
+        while self.batcher.has_ready() && self.may_send_fresh() {
+            let batch = self.batcher.pop_ready().expect("has_ready");
+            self.enqueue(batch);
         }
-        let in_flight = self.in_flight.len();
-        if let Some(runs) = self.runs.as_mut().filter(|r| !self.flushing && r.done(in_flight)) {
+        self.expire_waiting(now);
+        self.lanes.tick(now);
+        while self.in_flight.len() < self.max_concurrent() && now >= self.gate.until {
+            let items = self
+                .lanes
+                .take(self.config.max_events, self.config.max_request_size, now);
+            if items.is_empty() {
+                break;
+            }
+            self.start(Outbound { items }, now);
+        }
+        let busy = self.in_flight.len() + self.lanes.len();
+        if let Some(runs) = self.runs.as_mut().filter(|r| !self.flushing && r.done(busy)) {
             runs.end(now, self.clock.now());
+        }
+    }
+
+    /// A closed batch's records join their shards' lanes.
+    fn enqueue(&mut self, batch: Batch) {
+        let hashed = self.shards.is_some();
+        for record in batch.records {
+            let size = self.batcher.record_size(&record);
+            let hash = match hashed {
+                true => aggregate::hash_key(record.partition_key.as_deref().unwrap_or(DEFAULT_KEY)),
+                false => 0,
+            };
+            self.lanes.push_back(Waiting::new(Entry::Plain(record), hash, size));
+        }
+        for aggregate in batch.aggregates {
+            let hash = aggregate.placement().hash_key;
+            let size = aggregate.size();
+            self.lanes.push_back(Waiting::new(Entry::new(aggregate), hash, size));
+        }
+    }
+
+    /// Fails what waits past its time bound (at most once a second: the
+    /// bound is in seconds, and the check walks every lane). SPEC 5: a
+    /// scheduled target's retries wait for runs, which `retry_max_duration`
+    /// does not bound; `max_retries` does, where set.
+    fn expire_waiting(&mut self, now: Duration) {
+        if now < self.next_expiry_check || self.runs.is_some() {
+            return;
+        }
+        self.next_expiry_check = now + Duration::from_secs(1);
+        let backoff = &self.backoff;
+        let expired = self
+            .lanes
+            .remove_where(|w| w.first_attempt.is_some_and(|first| !backoff.allows(0, now.saturating_sub(first))));
+        for item in expired {
+            self.give_up(item);
         }
     }
 
     /// SPEC 5: a cron minute that passed while nothing was held was an
     /// empty run; what is pushed now waits for the next one.
     pub(super) fn skip_missed_run(&mut self) {
-        if !self.scheduled() || !self.batcher.is_empty() || !self.retries.is_empty() {
+        if !self.scheduled() || !self.batcher.is_empty() || !self.next_run.is_empty() || !self.lanes.is_empty() {
             return;
         }
         let now = self.clock.monotonic();
@@ -116,15 +169,13 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         if let Some(runs) = &mut self.runs {
             runs.begin(batches);
         }
-        self.release_retries_for_run(now);
+        self.release_retries_for_run();
     }
 
-    /// Retries that waited for a scheduled run (or a flush) are due `now`.
-    pub(super) fn release_retries_for_run(&mut self, now: Duration) {
-        self.retries
-            .iter_mut()
-            .filter(|o| o.not_before == NEXT_RUN)
-            .for_each(|o| o.not_before = now);
+    /// Retries that waited for a scheduled run (or a flush) go back to their lanes.
+    pub(super) fn release_retries_for_run(&mut self) {
+        let waited = std::mem::take(&mut self.next_run);
+        self.lanes.push_front(waited, None);
     }
 
     /// Whether a new batch may go out now: always in realtime, within the
@@ -138,13 +189,16 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
 
     /// Encodes, signs and hands one request to the transport.
     fn start(&mut self, mut outbound: Outbound, now: Duration) {
-        if outbound.attempts > 0 {
-            self.stats.retries += outbound.events() as u64;
-            let ambiguous = outbound.items.iter().filter(|w| w.ambiguous);
-            self.stats.ambiguous_retries += ambiguous.map(|w| w.entry.events() as u64).sum::<u64>();
+        for item in &mut outbound.items {
+            if item.attempts > 0 {
+                self.stats.retries += item.entry.events() as u64;
+                if item.ambiguous {
+                    self.stats.ambiguous_retries += item.entry.events() as u64;
+                }
+            }
+            item.attempts += 1;
+            item.first_attempt.get_or_insert(now);
         }
-        outbound.attempts += 1;
-        outbound.first_attempt.get_or_insert(now);
         let signer = match self.credentials.signer(&mut self.transport, &self.clock) {
             Ok(signer) => signer,
             Err(failure) => {
@@ -179,46 +233,77 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
     }
 
-    /// Settles what an attempt delivered or failed for good; queues the
-    /// retryable rest behind a backoff while the retry budget allows. An
-    /// aggregate's outcome is each of its events'.
+    /// Settles what an attempt delivered or failed for good, and puts the
+    /// retryable rest back at the front of their lanes: behind the stream's
+    /// backoff when the request failed whole, behind the shard's budget when
+    /// it throttled, behind a backoff of their own otherwise. What is out of
+    /// time (`retry_max_duration`, `max_retries`) fails with its last reason.
+    /// An aggregate's outcome is each of its events'.
     fn finish(&mut self, outbound: Outbound, mut attempted: Attempted) {
         let now = self.clock.monotonic();
         self.refresh_if_expired(&mut attempted);
+        let retryable_whole = attempted.whole
+            && attempted
+                .results
+                .first()
+                .is_some_and(|r| matches!(r, RecordResult::Failed(f) if f.retryable));
+        if retryable_whole {
+            self.gate.failures += 1;
+            self.gate.until = now + self.backoff.delay(self.gate.failures);
+        } else if !attempted.whole {
+            self.gate.failures = 0;
+        }
         let mut again = Vec::new();
         let mut misplaced = Vec::new();
-        for (item, result) in outbound.items.into_iter().zip(attempted.results) {
+        let mut backoff = false;
+        let mut stale_map = None;
+        for (mut item, result) in outbound.items.into_iter().zip(attempted.results) {
             match result {
                 RecordResult::Delivered {
                     shard_id,
                     sequence_number,
-                } => match item.entry {
-                    Entry::Plain(record) => self.settle(
-                        record.id,
-                        record.data.len(),
-                        Outcome::Delivered {
-                            shard_id,
-                            sequence_number,
-                        },
-                    ),
-                    Entry::Packed(aggregate) => {
-                        misplaced.extend(self.deliver_packed(aggregate, shard_id, sequence_number));
+                } => {
+                    if !self.lanes.accepted(item.hash, &shard_id, item.size) {
+                        stale_map = self.lanes.generation();
                     }
-                },
+                    match item.entry {
+                        Entry::Plain(record) => {
+                            let held = held_size(&record);
+                            self.settle(
+                                record.id,
+                                held,
+                                Outcome::Delivered {
+                                    shard_id,
+                                    sequence_number,
+                                },
+                            )
+                        }
+                        Entry::Packed(aggregate) => {
+                            misplaced.extend(self.deliver_packed(aggregate, shard_id, sequence_number));
+                        }
+                    }
+                }
                 RecordResult::Failed(f) if f.retryable => {
-                    let ambiguous = is_ambiguous(&f, attempted.ambiguous);
-                    again.push(Waiting {
-                        ambiguous,
-                        maybe_delivered: item.maybe_delivered || ambiguous,
-                        entry: item.entry,
-                        failure: Some(f),
-                    })
+                    if is_throttle(&f.code) {
+                        self.stats.throttled += 1;
+                        self.lanes.throttled(item.hash, now);
+                        backoff |= self.config.pacing.is_none();
+                    } else {
+                        backoff |= !attempted.whole;
+                    }
+                    item.ambiguous = is_ambiguous(&f, attempted.ambiguous);
+                    item.maybe_delivered |= item.ambiguous;
+                    item.failure = Some(f);
+                    again.push(item);
                 }
                 RecordResult::Failed(mut f) => {
                     f.maybe_delivered = item.maybe_delivered || is_ambiguous(&f, attempted.ambiguous);
                     self.fail(item.entry, f);
                 }
             }
+        }
+        if let Some(generation) = stale_map {
+            self.shard_map_stale(generation);
         }
         if !misplaced.is_empty() {
             // In the stream already, in a shard whose consumers may skip them.
@@ -228,68 +313,69 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                  (the stream was resharded); it is in that shard, where the KCL skips it",
                 true,
             );
-            again.extend(self.repack(misplaced).into_iter().map(|aggregate| Waiting {
-                entry: Entry::new(aggregate),
-                failure: Some(Failure {
+            for aggregate in self.repack(misplaced) {
+                let (hash, size) = (aggregate.placement().hash_key, aggregate.size());
+                let mut item = Waiting::new(Entry::new(aggregate), hash, size);
+                item.attempts = 1;
+                item.first_attempt = Some(now);
+                item.failure = Some(Failure {
                     maybe_delivered: true,
                     ..failure.clone()
-                }),
-                ambiguous: true,
-                maybe_delivered: true,
-            }));
-        }
-        if again.is_empty() {
-            return;
-        }
-        let first = outbound.first_attempt.unwrap_or(now);
-        let attempts = outbound.attempts;
-        // SPEC 5: a scheduled run's failures wait for the next run, not a backoff;
-        // `max_retries` still bounds them, `retry_max_duration` does not.
-        let (not_before, elapsed) = if self.scheduled() {
-            (NEXT_RUN, Duration::ZERO)
-        } else {
-            let delay = self.backoff.delay(outbound.attempts);
-            (now + delay, (now + delay).saturating_sub(first))
-        };
-        if self.backoff.allows(outbound.attempts, elapsed) {
-            // What failed of one request fits one, unless events of a
-            // misplaced aggregate were packed anew: cut by the limits.
-            let mut items = Vec::new();
-            let mut bytes = 0;
-            for item in again {
-                let size = match &item.entry {
-                    Entry::Plain(record) => self.batcher.record_size(record),
-                    Entry::Packed(aggregate) => aggregate.size(),
-                };
-                if items.len() >= self.config.max_events || bytes + size > self.config.max_request_size {
-                    self.retries
-                        .push_back(Outbound::again(std::mem::take(&mut items), attempts, first, not_before));
-                    bytes = 0;
-                }
-                bytes += size;
-                items.push(item);
+                });
+                item.ambiguous = true;
+                item.maybe_delivered = true;
+                again.push(item);
             }
-            self.retries
-                .push_back(Outbound::again(items, attempts, first, not_before));
+        }
+        let mut kept = Vec::with_capacity(again.len());
+        let mut attempts = 0;
+        for item in again {
+            let elapsed = match self.runs {
+                Some(_) => Duration::ZERO,
+                None => now.saturating_sub(item.first_attempt.unwrap_or(now)),
+            };
+            // A credential provider that fails is asked a few times, not for
+            // minutes: each ask blocks the call that makes it.
+            let provider_down = item.failure.as_ref().is_some_and(|f| is_credentials_code(&f.code));
+            if !self.backoff.allows(item.attempts, elapsed) || (provider_down && item.attempts > CREDENTIAL_ATTEMPTS) {
+                self.give_up(item);
+            } else {
+                attempts = attempts.max(item.attempts);
+                kept.push(item);
+            }
+        }
+        if kept.is_empty() {
             return;
         }
-        for item in again {
-            let mut failure = item
-                .failure
-                .unwrap_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true));
-            failure.message = format!("{} (after {attempts} attempts)", failure.message);
-            failure.maybe_delivered = item.maybe_delivered;
-            self.fail(item.entry, failure);
+        // SPEC 5: a scheduled run's failures wait for the next run, not a backoff.
+        if self.scheduled() {
+            self.next_run.extend(kept);
+            return;
         }
+        let not_before = backoff.then(|| now + self.backoff.delay(attempts));
+        self.lanes.push_front(kept, not_before);
+    }
+
+    /// Fails a record whose retries are over, with its last reason.
+    fn give_up(&mut self, item: Waiting) {
+        let mut failure = item
+            .failure
+            .unwrap_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true));
+        let secs = item
+            .first_attempt
+            .map_or(0, |first| self.clock.monotonic().saturating_sub(first).as_secs());
+        failure.message = format!("{} (after {} attempts in {secs} s)", failure.message, item.attempts);
+        failure.maybe_delivered = item.maybe_delivered;
+        self.fail(item.entry, failure);
     }
 
     /// Settles each event of `entry` as failed.
     fn fail(&mut self, entry: Entry, failure: Failure) {
         match entry {
-            Entry::Plain(record) => self.settle(record.id, record.data.len(), Outcome::Failed(failure)),
+            Entry::Plain(record) => self.settle(record.id, held_size(&record), Outcome::Failed(failure)),
             Entry::Packed(aggregate) => {
                 for (record, _) in aggregate.into_records() {
-                    self.settle(record.id, record.data.len(), Outcome::Failed(failure.clone()));
+                    self.settle(record.id, held_size(&record), Outcome::Failed(failure.clone()));
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! what its answer (or its failure) means for each record.
 
 use crate::aggregate::{self, Aggregate};
-use crate::batch::{Batch, Record};
+use crate::batch::Record;
 use crate::config::TargetConfig;
 use crate::encode::{Outgoing, Protocol, PutRecordsEncoder};
 use crate::endpoint::Scheme;
@@ -61,10 +61,18 @@ pub(super) fn body(encoder: &PutRecordsEncoder, items: &[Waiting]) -> Vec<u8> {
     encoder.encode(&records)
 }
 
-/// A Kinesis record on its way, with what happened to it last time.
+/// A Kinesis record on its way, with what happened to it so far.
 pub(super) struct Waiting {
     pub entry: Entry,
-    /// The last retryable failure, reported if the retry budget runs out.
+    /// Its hash key, which finds its shard's lane (0 where one lane holds all).
+    pub hash: u128,
+    /// Data + partition key bytes, as Kinesis counts them against its limits.
+    pub size: usize,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Monotonic time of the first attempt, for `retry_max_duration`.
+    pub first_attempt: Option<Duration>,
+    /// The last retryable failure, reported if its time runs out.
     pub failure: Option<Failure>,
     /// The last attempt may have landed it: re-sending may duplicate.
     pub ambiguous: bool,
@@ -72,21 +80,34 @@ pub(super) struct Waiting {
     pub maybe_delivered: bool,
 }
 
+impl Waiting {
+    /// A record before its first attempt.
+    pub fn new(entry: Entry, hash: u128, size: usize) -> Self {
+        Self {
+            entry,
+            hash,
+            size,
+            attempts: 0,
+            first_attempt: None,
+            failure: None,
+            ambiguous: false,
+            maybe_delivered: false,
+        }
+    }
+}
+
 /// Records that go out together in one request.
 pub(super) struct Outbound {
     pub items: Vec<Waiting>,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// Monotonic time of the first attempt, for `retry_max_duration`.
-    pub first_attempt: Option<Duration>,
-    /// Monotonic time before which a retry must not start.
-    pub not_before: Duration,
 }
 
 /// One result per record of an attempt, and whether its failure was ambiguous.
 pub(super) struct Attempted {
     pub results: Vec<RecordResult>,
     pub ambiguous: bool,
+    /// The request failed as a whole (an error status, no connection, no
+    /// answer): the stream, not one shard, said no.
+    pub whole: bool,
 }
 
 impl Attempted {
@@ -95,6 +116,7 @@ impl Attempted {
         Self {
             results: vec![RecordResult::Failed(failure); sent],
             ambiguous,
+            whole: true,
         }
     }
 }
@@ -112,6 +134,7 @@ pub(super) fn read(protocol: Protocol, sent: usize, exchanged: Exchanged) -> Att
             PutRecordsResponse::Records(results) => Attempted {
                 results,
                 ambiguous: false,
+                whole: false,
             },
             PutRecordsResponse::RequestFailed(f) => Attempted::failed(sent, f, false),
         },
@@ -159,38 +182,8 @@ pub(super) fn signed_request<'a>(
 }
 
 impl Outbound {
-    /// Records of an earlier request for another attempt.
-    pub fn again(items: Vec<Waiting>, attempts: u32, first_attempt: Duration, not_before: Duration) -> Self {
-        Self {
-            items,
-            attempts,
-            first_attempt: Some(first_attempt),
-            not_before,
-        }
-    }
-
     /// Events it carries.
     pub fn events(&self) -> usize {
         self.items.iter().map(|w| w.entry.events()).sum()
-    }
-
-    /// A batch's records on their first attempt.
-    pub fn fresh(batch: Batch) -> Self {
-        let plain = batch.records.into_iter().map(Entry::Plain);
-        let packed = batch.aggregates.into_iter().map(Entry::new);
-        Self {
-            items: plain
-                .chain(packed)
-                .map(|entry| Waiting {
-                    entry,
-                    failure: None,
-                    ambiguous: false,
-                    maybe_delivered: false,
-                })
-                .collect(),
-            attempts: 0,
-            first_attempt: None,
-            not_before: Duration::ZERO,
-        }
     }
 }

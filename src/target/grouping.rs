@@ -1,6 +1,7 @@
-//! KPL aggregation's side of a target: where each event goes (its hash key
-//! and shard), the ListShards map behind that, and what a put that landed on
-//! another shard than its aggregate was packed for means for its events.
+//! Where each event goes (its hash key and shard) and the ListShards map
+//! behind that, which both pacing and KPL aggregation use; and what a put
+//! that landed on another shard than its aggregate was packed for means for
+//! its events.
 
 use super::exchange;
 use super::{Target, TargetConfig};
@@ -14,39 +15,46 @@ use crate::response::{self, PutRecordsResponse};
 use crate::send::{Clock, Log, Transport};
 use crate::shards::{self, LIST_SHARDS_TARGET, Shard, Shards};
 
+/// The one hash key of every event of `config`: `explicit_hash_key`, or the
+/// static partition key's. `None`: each event's own key decides.
+pub(super) fn fixed_hash_key(config: &TargetConfig) -> Option<u128> {
+    match (&config.explicit_hash_key, config.partition_key.as_static()) {
+        (Some(hash_key), _) => hash_key.parse::<u128>().ok(),
+        (None, Some(key)) => Some(aggregate::hash_key(key)),
+        (None, None) => None,
+    }
+}
+
+/// Only when keys differ per event, and something uses shards (pacing or
+/// aggregation), is the shard map worth asking for.
+pub(super) fn wants_shard_map(config: &TargetConfig) -> bool {
+    fixed_hash_key(config).is_none() && (config.pacing.is_some() || config.aggregation.is_some())
+}
+
 /// How a target with `aggregation` groups its events.
 pub(super) struct Grouping {
-    /// The one hash key of every event: `explicit_hash_key`, or the static
-    /// partition key's. `None`: each event's own key decides.
+    /// [`fixed_hash_key`].
     fixed: Option<u128>,
-    /// Only when keys differ per event is the shard map worth asking for.
-    shards: Option<Shards>,
 }
 
 impl Grouping {
     /// `None` without `aggregation`.
     pub fn new(config: &TargetConfig) -> Option<Self> {
         config.aggregation?;
-        let fixed = match (&config.explicit_hash_key, config.partition_key.as_static()) {
-            (Some(hash_key), _) => hash_key.parse::<u128>().ok(),
-            (None, Some(key)) => Some(aggregate::hash_key(key)),
-            (None, None) => None,
-        };
         Some(Self {
-            fixed,
-            shards: fixed.is_none().then(Shards::default),
+            fixed: fixed_hash_key(config),
         })
     }
 
     /// Where `record` goes: with one hash key for all there is one group;
     /// else the shard map's shard, or (without a map) the key's own group.
-    pub fn place(&self, record: &Record) -> Placement {
+    pub fn place(&self, record: &Record, shards: Option<&Shards>) -> Placement {
         let hash = self
             .fixed
             .unwrap_or_else(|| aggregate::hash_key(record.partition_key.as_deref().unwrap_or(DEFAULT_KEY)));
-        match &self.shards {
-            Some(shards) => shards.place(hash),
-            None => Placement {
+        match shards {
+            Some(shards) if self.fixed.is_none() => shards.place(hash),
+            _ => Placement {
                 group: Group::Key(hash),
                 hash_key: hash,
             },
@@ -59,22 +67,28 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// enough; says so once when events are grouped by key instead.
     pub(super) fn refresh_shards_if_due(&mut self) {
         let now = self.clock.monotonic();
-        let due = self
-            .grouping
-            .as_ref()
-            .and_then(|g| g.shards.as_ref())
-            .is_some_and(|s| s.due(now));
-        if !due {
+        if !self.shards.as_ref().is_some_and(|s| s.due(now)) {
             return;
         }
         let listed = self.list_shards();
-        let line = self
-            .grouping
-            .as_mut()
-            .and_then(|g| g.shards.as_mut())
-            .and_then(|s| s.update(listed, now));
+        let Some(shards) = self.shards.as_mut() else { return };
+        let line = shards.update(listed, now);
+        if self.config.pacing.is_some() {
+            match shards.map() {
+                Some(map) => self.lanes.follow(map, now),
+                None => self.lanes.unfollow(now),
+            }
+        }
         if let Some(line) = line {
             self.log.log(&self.config.name, &line);
+        }
+    }
+
+    /// A record landed on another shard than its lane's: the map the lanes
+    /// follow is stale (the stream was resharded); ask again.
+    pub(super) fn shard_map_stale(&mut self, generation: u32) {
+        if self.shards.as_mut().is_some_and(|s| s.invalidate(generation)) {
+            self.refresh_shards_if_due();
         }
     }
 
@@ -129,16 +143,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         sequence_number: String,
     ) -> Vec<Record> {
         let placement = aggregate.placement();
-        let shards = self.grouping.as_mut().and_then(|g| g.shards.as_mut());
-        let range = match shards {
+        let range = match self.shards.as_mut() {
             Some(shards) if !shards.expected(placement.group, &shard_id) => {
                 if let Group::Shard { generation, .. } = placement.group
                     && shards.invalidate(generation)
                 {
                     self.refresh_shards_if_due();
                 }
-                let shards = self.grouping.as_ref().and_then(|g| g.shards.as_ref());
-                let landed = shards.and_then(Shards::map).and_then(|m| m.shard(&shard_id));
+                let landed = self.shards.as_ref().and_then(Shards::map).and_then(|m| m.shard(&shard_id));
                 // Unknown: only what shares the first event's hash key surely belongs there.
                 Some(landed.map_or((placement.hash_key, placement.hash_key), |s| (s.start, s.end)))
             }
@@ -154,7 +166,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 shard_id: shard_id.clone(),
                 sequence_number: sequence_number.clone(),
             };
-            self.settle(record.id, record.data.len(), outcome);
+            self.settle(record.id, super::held_size(&record), outcome);
         }
         misplaced
     }
@@ -166,7 +178,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         let mut packer = Packer::new(max_size, key, self.config.explicit_hash_key.as_deref());
         for record in records {
             let placement = match &self.grouping {
-                Some(grouping) => grouping.place(&record),
+                Some(grouping) => grouping.place(&record, self.shards.as_ref()),
                 None => Shards::default().place(0),
             };
             packer.add(record, placement);

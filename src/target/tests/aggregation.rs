@@ -256,7 +256,7 @@ fn an_aggregate_that_runs_out_of_retries_fails_each_event() {
     for outcome in by_id.values() {
         let Outcome::Failed(f) = outcome else { panic!() };
         assert_eq!((f.code.as_str(), f.maybe_delivered), ("Timeout", true));
-        assert!(f.message.ends_with("(after 2 attempts)"), "{}", f.message);
+        assert!(f.message.contains("(after 2 attempts in "), "{}", f.message);
     }
     assert_eq!(t.stats().ambiguous_retries, 4, "each event of the aggregate");
 }
