@@ -275,7 +275,11 @@ mod tests {
         run(&mut budget, 250.0, 10, Duration::ZERO);
         assert!(budget.records_per_second() < 400);
         run(&mut budget, 1000.0, 20, Duration::from_secs(10));
-        assert_eq!(budget.records_per_second(), 1000, "back to the shard's limit, never past it");
+        assert_eq!(
+            budget.records_per_second(),
+            1000,
+            "back to the shard's limit, never past it"
+        );
     }
 
     #[test]
@@ -285,7 +289,11 @@ mod tests {
         budget.throttled(MS(1100));
         budget.throttled(MS(1400));
         // Cut to 750 once, then grown back by 5 % a second for 0.4 s.
-        assert!((750..=775).contains(&budget.records_per_second()), "{}", budget.records_per_second());
+        assert!(
+            (750..=775).contains(&budget.records_per_second()),
+            "{}",
+            budget.records_per_second()
+        );
         assert!(!budget.fits(1, 1, MS(1400)), "a throttle empties the buckets");
         budget.throttled(MS(1500));
         assert!(budget.records_per_second() < 600);
@@ -303,7 +311,10 @@ mod tests {
                 sent += 1;
             }
         }
-        assert!((108..=114).contains(&sent), "{sent} records of 100 KiB in 10 s (a second's bucket first)");
+        assert!(
+            (108..=114).contains(&sent),
+            "{sent} records of 100 KiB in 10 s (a second's bucket first)"
+        );
     }
 
     #[test]
@@ -321,7 +332,10 @@ mod tests {
     fn a_lane_waits_for_a_quantum_unless_it_holds_less() {
         let mut budget = Budget::shard(ShardLimits::default(), 1 << 20, Duration::ZERO);
         budget.throttled(Duration::ZERO);
-        assert!(!budget.worth_sending(500, 50_000, MS(10)), "10 records gathered, 50 ms' worth wanted");
+        assert!(
+            !budget.worth_sending(500, 50_000, MS(10)),
+            "10 records gathered, 50 ms' worth wanted"
+        );
         assert!(budget.worth_sending(5, 500, MS(10)), "all five it holds fit");
         let at = budget.ready_at(500, 50_000, MS(10));
         assert!(at > MS(10) && at <= MS(80), "{at:?}");

@@ -124,7 +124,10 @@ pub fn is_credentials_code(code: &str) -> bool {
 /// Kinesis saying a shard (or the stream) is at its write limit: wait for
 /// its budget, not a backoff.
 pub fn is_throttle(code: &str) -> bool {
-    matches!(code, "ProvisionedThroughputExceededException" | "LimitExceededException" | "ThrottlingException")
+    matches!(
+        code,
+        "ProvisionedThroughputExceededException" | "LimitExceededException" | "ThrottlingException"
+    )
 }
 
 /// Error codes worth sending again (SPEC section 2): per-record throughput and

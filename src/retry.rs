@@ -49,7 +49,6 @@ impl Backoff {
     pub fn allows(&self, retry: u32, elapsed: Duration) -> bool {
         self.policy.max_retries.is_none_or(|max| retry <= max) && elapsed <= self.policy.max_duration
     }
-
 }
 
 /// Whether the records may have landed although the attempt failed: the
@@ -90,7 +89,10 @@ mod tests {
     #[test]
     fn allows_is_bounded_by_time_and_by_attempts_only_where_set() {
         let b = Backoff::new(RetryPolicy::default(), 1);
-        assert!(b.allows(1_000, Duration::from_secs(299)), "no cap on attempts by default");
+        assert!(
+            b.allows(1_000, Duration::from_secs(299)),
+            "no cap on attempts by default"
+        );
         assert!(b.allows(1, Duration::from_secs(300)));
         assert!(!b.allows(1, Duration::from_secs(301)), "five minutes by default");
         let capped = Backoff::new(

@@ -353,7 +353,12 @@ fn batcher(config: &TargetConfig) -> Batcher {
 /// One lane to start with: the shard of the one hash key, or the whole
 /// stream until a shard map comes.
 fn lanes(config: &TargetConfig, now: Duration) -> Lanes {
-    Lanes::new(config.pacing, config.max_record_size, grouping::fixed_hash_key(config), now)
+    Lanes::new(
+        config.pacing,
+        config.max_record_size,
+        grouping::fixed_hash_key(config),
+        now,
+    )
 }
 
 fn encoder(config: &TargetConfig) -> PutRecordsEncoder {

@@ -139,9 +139,10 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         self.next_expiry_check = now + Duration::from_secs(1);
         let backoff = &self.backoff;
-        let expired = self
-            .lanes
-            .remove_where(|w| w.first_attempt.is_some_and(|first| !backoff.allows(0, now.saturating_sub(first))));
+        let expired = self.lanes.remove_where(|w| {
+            w.first_attempt
+                .is_some_and(|first| !backoff.allows(0, now.saturating_sub(first)))
+        });
         for item in expired {
             self.give_up(item);
         }

@@ -150,7 +150,11 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 {
                     self.refresh_shards_if_due();
                 }
-                let landed = self.shards.as_ref().and_then(Shards::map).and_then(|m| m.shard(&shard_id));
+                let landed = self
+                    .shards
+                    .as_ref()
+                    .and_then(Shards::map)
+                    .and_then(|m| m.shard(&shard_id));
                 // Unknown: only what shares the first event's hash key surely belongs there.
                 Some(landed.map_or((placement.hash_key, placement.hash_key), |s| (s.start, s.end)))
             }

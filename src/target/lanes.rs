@@ -152,7 +152,10 @@ impl Lanes {
     }
 
     fn drain(&mut self) -> Vec<Waiting> {
-        self.lanes.iter_mut().flat_map(|l| std::mem::take(&mut l.items)).collect()
+        self.lanes
+            .iter_mut()
+            .flat_map(|l| std::mem::take(&mut l.items))
+            .collect()
     }
 
     /// Which lane a record of hash key `hash` waits in.
@@ -210,11 +213,13 @@ impl Lanes {
         for k in 0..n {
             let lane = &mut self.lanes[(self.next + k) % n];
             if lane.items.is_empty() || lane.not_before > now {
+                lane.limited = false;
                 continue;
             }
             if let Some(budget) = &mut lane.budget
                 && !budget.worth_sending(lane.items.len(), lane.bytes, now)
             {
+                lane.limited = true;
                 continue;
             }
             let (mut records, mut lane_bytes) = (0, 0);
@@ -225,6 +230,7 @@ impl Lanes {
                 if let Some(budget) = &mut lane.budget
                     && !budget.fits(records + 1, lane_bytes + front.size, now)
                 {
+                    lane.limited = true;
                     break;
                 }
                 records += 1;
@@ -235,6 +241,9 @@ impl Lanes {
             }
             if let Some(budget) = &mut lane.budget {
                 budget.take(records, lane_bytes);
+            }
+            if lane.items.is_empty() {
+                lane.limited = false;
             }
             self.stats[lane.stat].records_sent += records as u64;
         }
@@ -286,21 +295,20 @@ impl Lanes {
         self.stats[lane.stat].records_throttled += 1;
     }
 
-    /// Counts time at the limit: a lane is at its limit while its budget
-    /// holds back records it has, or after a throttle until it sends again.
+    /// Counts time at the limit: a lane is at its limit from when its
+    /// budget holds back records it has (or it throttled) until it empties.
     pub fn tick(&mut self, now: Duration) {
         for lane in &mut self.lanes {
-            let elapsed = now.saturating_sub(lane.tick);
+            let elapsed = now.saturating_sub(lane.tick).as_millis() as u64;
+            if elapsed == 0 {
+                continue;
+            }
             lane.tick = now;
             let stat = &mut self.stats[lane.stat];
-            stat.paced_ms += elapsed.as_millis() as u64;
+            stat.paced_ms += elapsed;
             if lane.limited {
-                stat.at_limit_ms += elapsed.as_millis() as u64;
+                stat.at_limit_ms += elapsed;
             }
-            lane.limited = match (&mut lane.budget, lane.items.front()) {
-                (Some(budget), Some(front)) => lane.not_before <= now && !budget.fits(1, front.size, now),
-                _ => false,
-            };
         }
     }
 
@@ -322,9 +330,11 @@ impl Lanes {
         out
     }
 
-    /// Figures per shard, with what waits and the budget now.
+    /// Figures per shard, with what waits and the budget now: the shards
+    /// paced now, and those that were sent to before a reshard.
     pub fn stats(&self) -> Vec<ShardStats> {
         let mut stats = self.stats.clone();
+        let current: Vec<usize> = self.lanes.iter().map(|l| l.stat).collect();
         for lane in &self.lanes {
             let s = &mut stats[lane.stat];
             s.waiting += lane.items.len() as u64;
@@ -333,6 +343,11 @@ impl Lanes {
                 s.bytes_per_second = budget.bytes_per_second();
             }
         }
+        let mut i = 0;
+        stats.retain(|s| {
+            i += 1;
+            current.contains(&(i - 1)) || s.records_sent > 0
+        });
         stats
     }
 }

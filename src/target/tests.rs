@@ -17,6 +17,7 @@ type ProviderAnswer = Box<dyn FnMut(&Seen) -> Result<HttpResponse, TransportErro
 
 mod aggregation;
 mod credentials;
+mod pacing;
 
 /// A request as the transport saw it.
 #[derive(Debug, Clone)]
@@ -53,7 +54,13 @@ struct Script {
     /// ListShards requests, and who answers them (default: refused).
     list_shards_calls: Rc<RefCell<Vec<Seen>>>,
     list_shards: Rc<RefCell<Option<ProviderAnswer>>>,
+    /// Answers PutRecords when `answers` is empty, knowing the virtual time
+    /// (a stream with write limits); default: all ok.
+    kinesis: Rc<RefCell<Option<Kinesis>>>,
 }
+
+/// A PutRecords answerer that sees the virtual time.
+type Kinesis = Box<dyn FnMut(&[serde_json::Value], Duration) -> Result<HttpResponse, TransportError>>;
 
 impl crate::send::Log for Script {
     fn log(&self, target: &str, line: &str) {
@@ -86,7 +93,10 @@ impl Transport for Script {
         self.sent.borrow_mut().push(records.clone());
         let answer = match self.answers.borrow_mut().pop_front() {
             Some(answer) => answer(&records),
-            None => Ok(all_ok(records.len())),
+            None => match self.kinesis.borrow_mut().as_mut() {
+                Some(kinesis) => kinesis(&records, self.clock.get()),
+                None => Ok(all_ok(records.len())),
+            },
         };
         Ok(Pending {
             ready_at: self.clock.get() + self.latency.get(),

@@ -7,10 +7,10 @@ use super::*;
 use crate::aggregate::tests::{UserRecord, deaggregate};
 use crate::aggregate::{decimal, hash_key};
 
-type Layout = Vec<(&'static str, u128, u128)>;
+pub(super) type Layout = Vec<(&'static str, u128, u128)>;
 
 /// `count` shards splitting the hash key space evenly, as CreateStream does.
-fn even(count: u128) -> Layout {
+pub(super) fn even(count: u128) -> Layout {
     let ids = [
         "shardId-000000000000",
         "shardId-000000000001",
@@ -43,12 +43,12 @@ fn list_answer(layout: &Layout, next: Option<&str>) -> Result<HttpResponse, Tran
 }
 
 /// ListShards answers with `layout`, every time.
-fn list_shards(script: &Script, layout: Layout) {
+pub(super) fn list_shards(script: &Script, layout: Layout) {
     *script.list_shards.borrow_mut() = Some(Box::new(move |_| list_answer(&layout, None)));
 }
 
 /// The hash key a sent record is routed by.
-fn routed_by(record: &serde_json::Value) -> u128 {
+pub(super) fn routed_by(record: &serde_json::Value) -> u128 {
     match record["ExplicitHashKey"].as_str() {
         Some(hash) => hash.parse().unwrap(),
         None => hash_key(record["PartitionKey"].as_str().unwrap()),
@@ -88,7 +88,7 @@ fn event(id: u64, host: &str) -> Record {
 }
 
 /// A key whose hash key lies in `start..=end`.
-fn key_in(start: u128, end: u128, skip: usize) -> String {
+pub(super) fn key_in(start: u128, end: u128, skip: usize) -> String {
     (0..)
         .map(|i| format!("host-{i}"))
         .filter(|k| (start..=end).contains(&hash_key(k)))
