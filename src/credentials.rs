@@ -17,7 +17,6 @@ use std::time::{Duration, SystemTime};
 
 mod chain;
 mod fetch;
-pub(crate) use fetch::fetch as fetch_blocking;
 #[cfg(test)]
 pub(crate) use fetch::iso8601;
 mod metadata;

@@ -82,6 +82,8 @@ pub struct Target<T: Transport, C, L> {
     grouping: Option<Grouping>,
     /// The shard map, when keys differ per event and pacing or aggregation use it.
     shards: Option<Shards>,
+    /// A ListShards call under way.
+    listing: Option<grouping::Listing<T::Exchange>>,
     transport: T,
     clock: C,
     log: L,
@@ -107,6 +109,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             batcher: batcher(&config),
             grouping: Grouping::new(&config),
             shards: grouping::wants_shard_map(&config).then(Shards::default),
+            listing: None,
             lanes: lanes(&config, clock.monotonic()),
             next_run: Vec::new(),
             gate: Gate::default(),
@@ -136,6 +139,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.batcher = batcher(&config);
         self.grouping = Grouping::new(&config);
         self.shards = grouping::wants_shard_map(&config).then(Shards::default);
+        self.listing = None;
         self.lanes = lanes(&config, self.clock.monotonic());
         self.gate = Gate::default();
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);

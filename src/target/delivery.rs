@@ -4,7 +4,7 @@
 //! budget or a backoff, a wait for the next run, or a final failure).
 
 use super::exchange::{self, Attempted, Entry, Outbound, Waiting};
-use super::{Runs, Target, held_size};
+use super::{Runs, Target, grouping, held_size};
 use crate::aggregate;
 use crate::batch::Batch;
 use crate::encode::PUT_RECORDS_TARGET;
@@ -27,11 +27,12 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub(super) fn next_wake(&mut self, now: Duration) -> Option<Duration> {
         // A lane that may send with every slot taken waits for an answer, not for time.
         let slot_free = self.in_flight.len() < self.max_concurrent();
-        let lane = match slot_free {
+        let lane = match slot_free && !(self.listing.is_some() && self.lanes.generation().is_none()) {
             true => self.lanes.next_ready(now).map(|at| at.max(self.gate.until)),
             false => None,
         };
         let answer = (!self.in_flight.is_empty()).then(|| now + self.config.timeout);
+        let listing = self.listing.is_some().then(|| now + crate::shards::TIMEOUT);
         // A scheduled run matters only when it has something to send.
         let held = !self.batcher.is_empty() || !self.next_run.is_empty() || !self.lanes.is_empty();
         let run = self
@@ -39,7 +40,12 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             .as_ref()
             .filter(|_| held && self.scheduled())
             .and_then(Runs::next);
-        lane.into_iter().chain(answer).chain(run).chain(self.batch_due()).min()
+        lane.into_iter()
+            .chain(answer)
+            .chain(listing)
+            .chain(run)
+            .chain(self.batch_due())
+            .min()
     }
 
     /// Requests at once: `max_in_flight`, or one probe while the stream fails whole requests.
@@ -67,12 +73,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     }
 
     pub(super) fn wait(&mut self, max: Duration) {
-        let exchanges: Vec<&T::Exchange> = self.in_flight.iter().map(|(_, e)| e).collect();
+        let mut exchanges: Vec<&T::Exchange> = self.in_flight.iter().map(|(_, e)| e).collect();
+        exchanges.extend(self.listing.as_ref().map(grouping::Listing::exchange));
         self.transport.wait(&exchanges, max);
     }
 
     /// Collects ended exchanges, then starts what is due while slots are free.
     pub(super) fn pump(&mut self) {
+        self.progress_listing();
         let mut i = 0;
         while i < self.in_flight.len() {
             match self.transport.progress(&mut self.in_flight[i].1) {
@@ -96,7 +104,10 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         self.expire_waiting(now);
         self.lanes.tick(now);
-        while self.in_flight.len() < self.max_concurrent() && now >= self.gate.until {
+        // The first shard map is a few milliseconds away: sending before it
+        // would be unpaced. Its timeout bounds the wait.
+        let first_map = self.listing.is_some() && self.lanes.generation().is_none();
+        while self.in_flight.len() < self.max_concurrent() && now >= self.gate.until && !first_map {
             let items = self
                 .lanes
                 .take(self.config.max_events, self.config.max_request_size, now);

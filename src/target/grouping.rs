@@ -7,7 +7,6 @@ use super::exchange;
 use super::{Target, TargetConfig};
 use crate::aggregate::{self, Aggregate, Group, Packer, Placement};
 use crate::batch::Record;
-use crate::credentials::fetch_blocking;
 use crate::encode::Protocol;
 use crate::partition_key::DEFAULT_KEY;
 use crate::report::{Failure, Outcome};
@@ -62,15 +61,114 @@ impl Grouping {
     }
 }
 
+/// A ListShards call under way: a page's exchange, and what the pages
+/// before it listed.
+pub(super) struct Listing<E> {
+    exchange: E,
+    listed: Vec<Shard>,
+    /// Pages asked for so far, this one included.
+    pages: usize,
+    /// Monotonic time by which this page's answer must have come.
+    deadline: std::time::Duration,
+}
+
+impl<E> Listing<E> {
+    /// The exchange a `wait` should wake for.
+    pub fn exchange(&self) -> &E {
+        &self.exchange
+    }
+}
+
 impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
-    /// Asks ListShards when the map is missing and the last failure is old
-    /// enough; says so once when events are grouped by key instead.
+    /// Starts ListShards when the map is missing and the last failure is old
+    /// enough. It is an exchange like PutRecords: `push` and `poll` never
+    /// wait for it, and events are placed without a map until it answers.
     pub(super) fn refresh_shards_if_due(&mut self) {
         let now = self.clock.monotonic();
-        if !self.shards.as_ref().is_some_and(|s| s.due(now)) {
+        if self.listing.is_some() || !self.shards.as_ref().is_some_and(|s| s.due(now)) {
             return;
         }
-        let listed = self.list_shards();
+        self.list_page(Vec::new(), None, 1);
+    }
+
+    /// Asks for the page after `token` (the first without one).
+    fn list_page(&mut self, listed: Vec<Shard>, token: Option<&str>, pages: usize) {
+        let body = shards::request_body(&self.config.stream, token);
+        let started = self
+            .credentials
+            .signer(&mut self.transport, &self.clock)
+            .and_then(|signer| {
+                exchange::signed_request(
+                    &self.config,
+                    signer,
+                    (LIST_SHARDS_TARGET, Protocol::Json),
+                    body,
+                    self.clock.now(),
+                )
+            })
+            .map_err(said)
+            .and_then(|mut request| {
+                request.timeout = request.timeout.min(shards::TIMEOUT);
+                let deadline = self.clock.monotonic() + request.timeout * 3;
+                let exchange = self
+                    .transport
+                    .start(request)
+                    .map_err(|e| said(Failure::target(e.code, e.message, false)))?;
+                Ok((exchange, deadline))
+            });
+        match started {
+            Ok((exchange, deadline)) => {
+                self.listing = Some(Listing {
+                    exchange,
+                    listed,
+                    pages,
+                    deadline,
+                });
+                // An answer that is there already is taken at once.
+                self.progress_listing();
+            }
+            Err(why) => self.listed(Err(why)),
+        }
+    }
+
+    /// Takes the ListShards answer if it came (or its time ran out), and asks
+    /// for the next page or takes the map.
+    pub(super) fn progress_listing(&mut self) {
+        let Some(listing) = self.listing.as_mut() else { return };
+        let ended = match self.transport.progress(&mut listing.exchange) {
+            Some(ended) => ended.map_err(|e| said(Failure::target(e.code, e.message, false))),
+            None if self.clock.monotonic() >= listing.deadline => Err("Timeout: no ListShards answer in time".into()),
+            None => return,
+        };
+        let Listing { mut listed, pages, .. } = self.listing.take().expect("a listing");
+        let page = ended.and_then(|answer| {
+            if !(200..300).contains(&answer.status)
+                && let PutRecordsResponse::RequestFailed(f) =
+                    response::parse(answer.status, answer.error_type.as_deref(), &answer.body, 0)
+            {
+                return Err(said(f));
+            }
+            shards::parse_page(&answer.body)
+        });
+        match page {
+            Ok((page, next)) => {
+                listed.extend(page);
+                match next {
+                    Some(_) if pages >= shards::MAX_PAGES => {
+                        self.listed(Err(format!("more than {} pages of shards", shards::MAX_PAGES)))
+                    }
+                    Some(token) => self.list_page(listed, Some(&token), pages + 1),
+                    None => self.listed(Ok(listed)),
+                }
+            }
+            Err(why) => self.listed(Err(why)),
+        }
+    }
+
+    /// Takes what ListShards came to: the lanes follow the map, or pace the
+    /// whole stream without one.
+    fn listed(&mut self, listed: Result<Vec<Shard>, String>) {
+        let now = self.clock.monotonic();
         let Some(shards) = self.shards.as_mut() else { return };
         let line = shards.update(listed, now);
         if self.config.pacing.is_some() {
@@ -90,43 +188,6 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         if self.shards.as_mut().is_some_and(|s| s.invalidate(generation)) {
             self.refresh_shards_if_due();
         }
-    }
-
-    /// Every page of ListShards, waited for like a credential provider's answer.
-    fn list_shards(&mut self) -> Result<Vec<Shard>, String> {
-        let mut listed = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..shards::MAX_PAGES {
-            let body = shards::request_body(&self.config.stream, token.as_deref());
-            let signer = self
-                .credentials
-                .signer(&mut self.transport, &self.clock)
-                .map_err(said)?;
-            let mut request = exchange::signed_request(
-                &self.config,
-                signer,
-                (LIST_SHARDS_TARGET, Protocol::Json),
-                body,
-                self.clock.now(),
-            )
-            .map_err(said)?;
-            request.timeout = request.timeout.min(shards::TIMEOUT);
-            let answer = fetch_blocking(&mut self.transport, &self.clock, request)
-                .map_err(|e| said(Failure::target(e.code, e.message, false)))?;
-            if !(200..300).contains(&answer.status)
-                && let PutRecordsResponse::RequestFailed(f) =
-                    response::parse(answer.status, answer.error_type.as_deref(), &answer.body, 0)
-            {
-                return Err(said(f));
-            }
-            let (page, next) = shards::parse_page(&answer.body)?;
-            listed.extend(page);
-            match next {
-                Some(next) => token = Some(next),
-                None => return Ok(listed),
-            }
-        }
-        Err(format!("more than {} pages of shards", shards::MAX_PAGES))
     }
 
     /// Settles the events of an aggregate Kinesis took into `shard_id`.

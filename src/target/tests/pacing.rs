@@ -301,3 +301,59 @@ fn a_saturated_shard_does_not_hold_back_the_others() {
 
     assert!(p99 < Duration::from_secs(2), "p99 of the low-rate keys: {p99:?}");
 }
+
+#[test]
+fn list_shards_is_an_exchange_that_push_never_waits_for() {
+    let (mut t, script) = target(serde_json::json!({"partition_key": "{{random}}"}));
+    script.latency.set(Duration::from_secs(1));
+    list_shards(&script, even(2));
+    t.push(events(0..600, 10));
+    assert_eq!(script.clock.get(), Duration::ZERO, "push did not wait for ListShards");
+    assert_eq!(script.list_shards_calls.borrow().len(), 1);
+    assert!(
+        script.sent.borrow().is_empty(),
+        "nothing goes unpaced before the first map"
+    );
+    let report = t.take_report();
+    assert!(
+        report.poll_after.is_some_and(|d| d <= Duration::from_secs(5)),
+        "{report:?}"
+    );
+    t.flush();
+    delivered(&t.take_report(), 600);
+    let ids: Vec<String> = t.stats().shards.into_iter().map(|s| s.shard_id).collect();
+    assert_eq!(ids, ["shardId-000000000000", "shardId-000000000001"]);
+}
+
+#[test]
+fn without_list_shards_the_stream_is_paced_as_a_whole_and_said_once() {
+    let (mut t, script, run) = on_stream(2, 0.0, None, serde_json::json!({"partition_key": "{{random}}"}));
+    *script.list_shards.borrow_mut() = Some(Box::new(|_| {
+        Ok(HttpResponse {
+            status: 400,
+            error_type: Some("AccessDeniedException".into()),
+            body: br#"{"__type":"AccessDeniedException","message":"not authorized to perform: kinesis:ListShards"}"#
+                .to_vec(),
+        })
+    }));
+    let (report, _) = drive(&mut t, events(0..10_000, 100));
+    delivered(&report, 10_000);
+    let said: Vec<_> = script
+        .logged
+        .borrow()
+        .iter()
+        .filter(|(_, l)| l.contains("ListShards failed"))
+        .cloned()
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].1.contains("AccessDeniedException"), "{said:?}");
+    let shards = t.stats().shards;
+    assert_eq!(shards.len(), 1);
+    assert_eq!(shards[0].shard_id, "*");
+    // Unpaced until the first throttle, then the rate the stream took.
+    assert!(
+        run.throttled.get() <= 3_000,
+        "{} throttled of 10,000",
+        run.throttled.get()
+    );
+}
