@@ -1,7 +1,7 @@
 //! The WIT exports: `datastream:target/kinesis`, backed by one [`Target`].
 
 use crate::batch::Record;
-use crate::config;
+use crate::config::{self, OutcomeDetail};
 use crate::report::{self, Failure, Origin, Outcome, codes};
 use crate::target::Target;
 use crate::wasi_http::{WasiClock, WasiHttp};
@@ -35,7 +35,7 @@ impl crate::send::Log for HostLog {
 
 /// A component instance serves one target; the host calls it from one thread.
 struct State {
-    target: Option<Target<WasiHttp, WasiClock, HostLog>>,
+    target: Option<WasiTarget>,
 }
 
 thread_local! {
@@ -64,25 +64,48 @@ impl wit::Guest for Component {
         STATE.with_borrow_mut(|state| match &mut state.target {
             Some(target) => {
                 target.push(events.into_iter().map(|e| Record::new(e.id, e.data)));
-                to_wit(target.take_report())
+                report_of(target)
             }
-            None => {
-                // Taken and failed at once: the host learns why, nothing waits.
-                let events_len = events.len() as u32;
-                let failure = Failure::target(codes::NOT_CONFIGURED, "push before a successful configure", true);
-                let outcomes = events
-                    .into_iter()
-                    .map(|e| report::EventOutcome {
-                        id: e.id,
-                        outcome: Outcome::Failed(failure.clone()),
-                    })
-                    .collect();
-                to_wit(report::Report {
-                    accepted: events_len,
-                    outcomes,
-                    ..Default::default()
-                })
+            None => not_configured(events.into_iter().map(|e| e.id)),
+        })
+    }
+
+    fn push_batch(batch: wit::EventBatch) -> wit::Report {
+        let wit::EventBatch { ids, lengths, data } = batch;
+        if let Some(why) = inconsistency(&ids, &lengths, data.len()) {
+            // Taken and failed at once: no event of it can be cut out safely.
+            let failure = Failure::target(codes::INVALID_BATCH, why, false);
+            return STATE.with_borrow_mut(|state| match &mut state.target {
+                // What settled earlier, and the target's pending work, come along.
+                Some(target) => {
+                    target.refuse(ids, &failure);
+                    report_of(target)
+                }
+                None => {
+                    let failed = failed_at_once(ids, &failure);
+                    to_wit(
+                        report::Report {
+                            accepted: failed.len() as u32,
+                            outcomes: failed,
+                            ..Default::default()
+                        },
+                        OutcomeDetail::Full,
+                    )
+                }
+            });
+        }
+        STATE.with_borrow_mut(|state| match &mut state.target {
+            Some(target) => {
+                let mut start = 0;
+                target.push(ids.iter().zip(&lengths).map(|(&id, &len)| {
+                    let end = start + len as usize;
+                    let record = Record::new(id, data[start..end].to_vec());
+                    start = end;
+                    record
+                }));
+                report_of(target)
             }
+            None => not_configured(ids),
         })
     }
 
@@ -90,9 +113,9 @@ impl wit::Guest for Component {
         STATE.with_borrow_mut(|state| match &mut state.target {
             Some(target) => {
                 target.poll(Duration::from_nanos(wait_ns));
-                to_wit(target.take_report())
+                report_of(target)
             }
-            None => to_wit(report::Report::default()),
+            None => to_wit(report::Report::default(), OutcomeDetail::Full),
         })
     }
 
@@ -100,9 +123,9 @@ impl wit::Guest for Component {
         STATE.with_borrow_mut(|state| match &mut state.target {
             Some(target) => {
                 target.flush();
-                to_wit(target.take_report())
+                report_of(target)
             }
-            None => to_wit(report::Report::default()),
+            None => to_wit(report::Report::default(), OutcomeDetail::Full),
         })
     }
 
@@ -123,6 +146,21 @@ impl wit::Guest for Component {
             buffered_events: stats.buffered_events as u32,
             buffered_bytes: stats.buffered_bytes,
             normalize_passthrough: stats.normalize_passthrough,
+            throttled: stats.throttled,
+            shards: stats
+                .shards
+                .into_iter()
+                .map(|s| wit::ShardStats {
+                    shard_id: s.shard_id,
+                    records_sent: s.records_sent,
+                    records_throttled: s.records_throttled,
+                    records_per_second: s.records_per_second,
+                    bytes_per_second: s.bytes_per_second,
+                    waiting: s.waiting,
+                    at_limit_ms: s.at_limit_ms,
+                    paced_ms: s.paced_ms,
+                })
+                .collect(),
         }
     }
 }
@@ -141,40 +179,93 @@ fn target_info(c: &config::TargetConfig) -> wit::TargetInfo {
     }
 }
 
-fn to_wit(r: report::Report) -> wit::Report {
+type WasiTarget = Target<WasiHttp, WasiClock, HostLog>;
+
+/// What settled since the last report, as the target's `outcome_detail` asks.
+fn report_of(target: &mut WasiTarget) -> wit::Report {
+    let detail = target.config().outcome_detail;
+    to_wit(target.take_report(), detail)
+}
+
+/// Events offered before a successful `configure`: taken and failed at
+/// once, so the host learns why and nothing waits.
+fn not_configured(ids: impl IntoIterator<Item = u64>) -> wit::Report {
+    let failure = Failure::target(codes::NOT_CONFIGURED, "push before a successful configure", true);
+    let outcomes = failed_at_once(ids, &failure);
+    to_wit(
+        report::Report {
+            accepted: outcomes.len() as u32,
+            outcomes,
+            ..Default::default()
+        },
+        OutcomeDetail::Full,
+    )
+}
+
+fn failed_at_once(ids: impl IntoIterator<Item = u64>, failure: &Failure) -> Vec<report::EventOutcome> {
+    ids.into_iter()
+        .map(|id| report::EventOutcome {
+            id,
+            outcome: Outcome::Failed(failure.clone()),
+        })
+        .collect()
+}
+
+/// Why a `push-batch` cannot be cut into events: which numbers disagree.
+/// `None` when every id has a length and the lengths add up to `data_len`.
+fn inconsistency(ids: &[u64], lengths: &[u32], data_len: usize) -> Option<String> {
+    // In u64: on wasm32 a usize sum of u32 lengths could overflow.
+    let total: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
+    let mut problems = Vec::new();
+    if ids.len() != lengths.len() {
+        problems.push(format!("{} ids but {} lengths", ids.len(), lengths.len()));
+    }
+    if total != data_len as u64 {
+        problems.push(format!("lengths add up to {total} bytes but data has {data_len}"));
+    }
+    (!problems.is_empty()).then(|| format!("invalid event-batch: {}", problems.join(", and ")))
+}
+
+/// The WIT report; with [`OutcomeDetail::Ids`], deliveries go to
+/// `delivered-ids` by id only and `outcomes` keeps the failures.
+fn to_wit(r: report::Report, detail: OutcomeDetail) -> wit::Report {
+    let mut delivered_ids = Vec::new();
+    let mut outcomes = Vec::with_capacity(r.outcomes.len());
+    for o in r.outcomes {
+        let outcome = match o.outcome {
+            Outcome::Delivered { .. } if detail == OutcomeDetail::Ids => {
+                delivered_ids.push(o.id);
+                continue;
+            }
+            Outcome::Delivered {
+                shard_id,
+                sequence_number,
+            } => wit::Outcome::Delivered(wit::Delivered {
+                shard_id,
+                sequence_number,
+            }),
+            Outcome::Failed(f) => wit::Outcome::Failed(wit::Failed {
+                code: f.code,
+                message: f.message,
+                retryable: f.retryable,
+                maybe_delivered: f.maybe_delivered,
+                origin: match f.origin {
+                    Origin::Kinesis => wit::FailureOrigin::Kinesis,
+                    Origin::Transport => wit::FailureOrigin::Transport,
+                    Origin::Target => wit::FailureOrigin::Target,
+                },
+            }),
+        };
+        outcomes.push(wit::EventOutcome { id: o.id, outcome });
+    }
     wit::Report {
         accepted: r.accepted,
         requests: r.requests,
         bytes_sent: r.bytes_sent,
         pending: r.pending,
         poll_after_ns: r.poll_after.map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
-        outcomes: r
-            .outcomes
-            .into_iter()
-            .map(|o| wit::EventOutcome {
-                id: o.id,
-                outcome: match o.outcome {
-                    Outcome::Delivered {
-                        shard_id,
-                        sequence_number,
-                    } => wit::Outcome::Delivered(wit::Delivered {
-                        shard_id,
-                        sequence_number,
-                    }),
-                    Outcome::Failed(f) => wit::Outcome::Failed(wit::Failed {
-                        code: f.code,
-                        message: f.message,
-                        retryable: f.retryable,
-                        maybe_delivered: f.maybe_delivered,
-                        origin: match f.origin {
-                            Origin::Kinesis => wit::FailureOrigin::Kinesis,
-                            Origin::Transport => wit::FailureOrigin::Transport,
-                            Origin::Target => wit::FailureOrigin::Target,
-                        },
-                    }),
-                },
-            })
-            .collect(),
+        outcomes,
+        delivered_ids,
     }
 }
 

@@ -99,6 +99,9 @@ pub mod codes {
     /// than the one it was packed for (the stream was resharded), one whose
     /// hash key range does not hold the event: it is sent again.
     pub const SHARD_MISMATCH: &str = "ShardMismatch";
+    /// `push-batch`: its `ids`, `lengths` and `data` disagree, so it cannot
+    /// be cut into events.
+    pub const INVALID_BATCH: &str = "InvalidBatch";
 }
 
 /// Kinesis (and STS) saying the credentials' session token expired: with

@@ -303,6 +303,16 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
     }
 
+    /// Takes events that cannot be read (a `push-batch` that does not add
+    /// up) and fails each at once, counted like any other failure.
+    pub fn refuse(&mut self, ids: impl IntoIterator<Item = u64>, failure: &Failure) {
+        for id in ids {
+            self.stats.events_accepted += 1;
+            self.report.accepted += 1;
+            self.settle(id, 0, Outcome::Failed(failure.clone()));
+        }
+    }
+
     /// A disabled target never eats events: each one comes straight back.
     fn hand_back(&mut self, record: Record) {
         self.stats.events_accepted += 1;

@@ -460,6 +460,18 @@ impl TargetInstance {
             .await?)
     }
 
+    /// `push-batch`: `push` for events packed into one buffer
+    /// ([`wit::EventBatch::pack`]), which is cheaper to hand over than one
+    /// list per event. `report.accepted` counts from the front, as for `push`.
+    pub async fn push_batch(&mut self, batch: &wit::EventBatch) -> Result<wit::Report> {
+        self.store.set_epoch_deadline(ticks(self.options.call_budget));
+        Ok(self
+            .instance
+            .datastream_target_kinesis()
+            .call_push_batch(&mut self.store, batch)
+            .await?)
+    }
+
     /// `poll`: collects answers and starts what is due, waiting up to `wait`
     /// for something to settle.
     pub async fn poll(&mut self, wait: std::time::Duration) -> Result<wit::Report> {
@@ -490,6 +502,45 @@ impl TargetInstance {
             .datastream_target_kinesis()
             .call_flush(&mut self.store)
             .await?)
+    }
+}
+
+impl wit::EventBatch {
+    /// `events` packed into one batch, in order.
+    pub fn pack(events: &[wit::Event]) -> Self {
+        let mut data = Vec::with_capacity(events.iter().map(|e| e.data.len()).sum());
+        for e in events {
+            data.extend_from_slice(&e.data);
+        }
+        Self {
+            ids: events.iter().map(|e| e.id).collect(),
+            // Past u32::MAX (no event that large fits a guest's memory) the
+            // batch no longer adds up, and its events fail with InvalidBatch.
+            lengths: events
+                .iter()
+                .map(|e| u32::try_from(e.data.len()).unwrap_or(u32::MAX))
+                .collect(),
+            data,
+        }
+    }
+
+    /// Events in the batch (ids).
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Removes the first `n` events: what is left is what to offer again
+    /// when `push-batch` accepted `n`.
+    pub fn remove_first(&mut self, n: usize) {
+        let n = n.min(self.ids.len());
+        let bytes: usize = self.lengths.iter().take(n).map(|&l| l as usize).sum();
+        self.ids.drain(..n);
+        self.lengths.drain(..n.min(self.lengths.len()));
+        self.data.drain(..bytes.min(self.data.len()));
     }
 }
 

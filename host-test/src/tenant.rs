@@ -64,6 +64,54 @@ pub struct ComponentStats {
     pub buffered_events: u32,
     pub buffered_bytes: u64,
     pub normalize_passthrough: u64,
+    /// Kinesis records answered `ProvisionedThroughputExceededException`, each attempt counted.
+    pub throttled: u64,
+    /// One entry per shard the target paces (WIT `shard-stats`).
+    pub shards: Vec<ShardStats>,
+}
+
+/// How one shard took a target's writes (WIT `shard-stats`), as the JSON report shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ShardStats {
+    /// `shardId-...`; the hash key it is paced for before an answer names it;
+    /// `*` when the shards could not be listed and the stream is paced as one.
+    pub shard_id: String,
+    pub records_sent: u64,
+    pub records_throttled: u64,
+    /// The write budget it is paced at now.
+    pub records_per_second: u64,
+    pub bytes_per_second: u64,
+    /// Records waiting for its budget (or a retry) now.
+    pub waiting: u64,
+    /// How long it was at its write limit, of `paced_ms`.
+    pub at_limit_ms: u64,
+    pub paced_ms: u64,
+}
+
+impl ShardStats {
+    /// The share of its paced time it spent at its write limit, in percent
+    /// (0 before it was paced at all).
+    pub fn at_limit_percent(&self) -> u64 {
+        if self.paced_ms == 0 {
+            return 0;
+        }
+        (self.at_limit_ms.saturating_mul(100) / self.paced_ms).min(100)
+    }
+}
+
+impl From<wit::ShardStats> for ShardStats {
+    fn from(s: wit::ShardStats) -> Self {
+        Self {
+            shard_id: s.shard_id,
+            records_sent: s.records_sent,
+            records_throttled: s.records_throttled,
+            records_per_second: s.records_per_second,
+            bytes_per_second: s.bytes_per_second,
+            waiting: s.waiting,
+            at_limit_ms: s.at_limit_ms,
+            paced_ms: s.paced_ms,
+        }
+    }
 }
 
 impl From<wit::TargetStats> for ComponentStats {
@@ -83,6 +131,8 @@ impl From<wit::TargetStats> for ComponentStats {
             buffered_events: s.buffered_events,
             buffered_bytes: s.buffered_bytes,
             normalize_passthrough: s.normalize_passthrough,
+            throttled: s.throttled,
+            shards: s.shards.into_iter().map(ShardStats::from).collect(),
         }
     }
 }
@@ -124,33 +174,45 @@ impl Tenant {
         }))
     }
 
-    /// Offers all `events`; when the component's buffer is full it takes a
-    /// prefix, and the rest is offered again after a `poll` lets answers in.
-    /// Returns the outcomes settled meanwhile (for these or earlier events).
+    /// Offers all `events`, packed into one `push-batch`; when the
+    /// component's buffer is full it takes a prefix, and the rest is offered
+    /// again after a `poll` lets answers in. Returns the outcomes settled
+    /// meanwhile (for these or earlier events).
+    ///
+    /// With `outcome_detail: ids` the component names delivered events by id
+    /// only: they come back here as `delivered` with an empty `shard_id` and
+    /// `sequence_number`.
     pub async fn push(&mut self, events: &[wit::Event]) -> Vec<wit::EventOutcome> {
+        self.push_batch(wit::EventBatch::pack(events)).await
+    }
+
+    /// [`Tenant::push`] for events already packed. An inconsistent batch
+    /// (ids and lengths differ in number, lengths that do not add up to the
+    /// data) is taken whole and its ids fail with `InvalidBatch`.
+    pub async fn push_batch(&mut self, mut batch: wit::EventBatch) -> Vec<wit::EventOutcome> {
         let mut settled = Vec::new();
-        let mut rest = events;
-        while !rest.is_empty() && self.broken.is_none() {
-            let report = match self.instance.push(rest).await {
+        while !batch.is_empty() && self.broken.is_none() {
+            let report = match self.instance.push_batch(&batch).await {
                 Ok(report) => report,
                 Err(e) => {
                     self.broken = Some(self.instance.classify(&e));
                     break;
                 }
             };
-            let taken = (report.accepted as usize).min(rest.len());
-            self.pending.extend(rest[..taken].iter().map(|e| e.id));
-            rest = &rest[taken..];
+            let taken = (report.accepted as usize).min(batch.len());
+            self.pending.extend(batch.ids[..taken].iter().copied());
+            batch.remove_first(taken);
             let wait = report.poll_after_ns.map_or(BACKPRESSURE_WAIT, Duration::from_nanos);
             settled.extend(self.absorb(report));
-            if !rest.is_empty() {
+            if !batch.is_empty() {
                 self.tally.backpressure_waits += 1;
                 settled.extend(self.poll(wait).await);
             }
         }
         if self.broken.is_some() {
             // Never accepted: certainly not delivered.
-            settled.extend(rest.iter().map(|e| self.fail_broken(e.id, false)));
+            let rest = std::mem::take(&mut batch.ids);
+            settled.extend(rest.into_iter().map(|id| self.fail_broken(id, false)));
             settled.extend(self.fail_pending());
         }
         settled
@@ -226,7 +288,7 @@ impl Tenant {
         self.poll_after = report.poll_after_ns.map(Duration::from_nanos);
         self.tally.requests += u64::from(report.requests);
         self.tally.bytes_sent += report.bytes_sent;
-        let mut settled = Vec::with_capacity(report.outcomes.len());
+        let mut settled = Vec::with_capacity(report.outcomes.len() + report.delivered_ids.len());
         for outcome in report.outcomes {
             if !self.pending.remove(&outcome.id) {
                 self.tally.protocol_errors += 1;
@@ -234,6 +296,21 @@ impl Tenant {
             }
             self.count(&outcome);
             settled.push(outcome);
+        }
+        // `outcome_detail: ids`: delivered, by id only.
+        for id in report.delivered_ids {
+            if !self.pending.remove(&id) {
+                self.tally.protocol_errors += 1;
+                continue;
+            }
+            self.tally.delivered += 1;
+            settled.push(wit::EventOutcome {
+                id,
+                outcome: wit::Outcome::Delivered(wit::Delivered {
+                    shard_id: String::new(),
+                    sequence_number: String::new(),
+                }),
+            });
         }
         settled
     }

@@ -43,10 +43,12 @@ fn event(id: u64, data: Vec<u8>) -> wit::Event {
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_events_arrive_byte_for_byte_with_the_configured_key() {
     let ep = endpoint().await;
+    // Unpaced: 1,234 records at once are over a shard's 1,000 a second, and
+    // pacing would split the batches; here they are 13 full requests.
     let mut t = tenant(&config(
         &ep.url(),
         DEFAULT_SECRET_KEY,
-        serde_json::json!({"max_events": 100}),
+        serde_json::json!({"max_events": 100, "shard_pacing": false}),
     ))
     .await;
     assert_eq!(t.info.pipelines, ["checkpoint"]);
@@ -318,4 +320,232 @@ async fn batch_timeout_inside_wasmtime_sends_a_batch_that_is_not_full_when_polle
     assert_eq!(delivered, 10, "sent by poll, without a flush");
     assert_eq!(ep.records("logs").len(), 10);
     assert_eq!(t.poll_after(), None, "nothing held");
+}
+
+/// Events of 1..=300 bytes, each byte depending on the event.
+fn varied_events(ids: std::ops::Range<u64>) -> Vec<wit::Event> {
+    ids.map(|i| {
+        event(
+            i,
+            (0..(i % 300) as usize + 1).map(|b| (b as u64 * 7 + i) as u8).collect(),
+        )
+    })
+    .collect()
+}
+
+fn failure(o: &wit::EventOutcome) -> &wit::Failed {
+    match &o.outcome {
+        wit::Outcome::Failed(f) => f,
+        wit::Outcome::Delivered(_) => panic!("event {} delivered, expected a failure", o.id),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_batch_delivers_like_push() {
+    let ep = endpoint().await;
+    let mut instance = runtime().instantiate().await.unwrap();
+    let cfg = config(&ep.url(), DEFAULT_SECRET_KEY, serde_json::json!({"max_events": 100}));
+    instance.configure(&cfg).await.unwrap().unwrap();
+    let events = varied_events(0..250);
+    let batch = wit::EventBatch::pack(&events);
+    assert_eq!(
+        (batch.len(), batch.data.len()),
+        (250, events.iter().map(|e| e.data.len()).sum())
+    );
+
+    let report = instance.push_batch(&batch).await.unwrap();
+    assert_eq!(report.accepted, 250);
+    assert_eq!(report.requests, 2, "two full batches of max_events 100 go at once");
+    let mut outcomes = report.outcomes;
+    let flushed = instance.flush().await.unwrap();
+    assert!(
+        flushed.delivered_ids.is_empty(),
+        "outcome_detail full: deliveries in outcomes"
+    );
+    outcomes.extend(flushed.outcomes);
+    assert_eq!(outcomes.len(), 250);
+
+    let stored = ep.records("logs");
+    assert_eq!(stored.len(), 250);
+    assert!(stored.iter().all(|r| r.partition_key == "pk-1"));
+    let by_seq: HashMap<(String, String), Vec<u8>> = stored
+        .into_iter()
+        .map(|r| ((r.shard_id, r.sequence_number), r.data))
+        .collect();
+    for o in outcomes {
+        let wit::Outcome::Delivered(d) = o.outcome else {
+            panic!("event {} not delivered", o.id)
+        };
+        assert_eq!(
+            by_seq[&(d.shard_id, d.sequence_number)],
+            events[o.id as usize].data,
+            "event {}",
+            o.id
+        );
+    }
+    let stats = instance.stats().await.unwrap();
+    assert_eq!((stats.events_accepted, stats.delivered), (250, 250));
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_push_packs_a_batch_and_offers_the_rest_again_under_backpressure() {
+    let ep = endpoint().await;
+    // A buffer of one record: push-batch takes a prefix, the tenant re-offers the rest.
+    let mut t = tenant(&config(
+        &ep.url(),
+        DEFAULT_SECRET_KEY,
+        serde_json::json!({"max_record_size": 4096, "max_request_size": 4096, "max_buffer_size": 4096}),
+    ))
+    .await;
+    let events = varied_events(0..200);
+    let mut settled = t.push(&events).await;
+    settled.extend(t.flush().await);
+    assert!(t.tally.backpressure_waits > 0, "the buffer pushed back");
+    assert_eq!(
+        (t.tally.delivered, t.tally.failed, t.tally.protocol_errors),
+        (200, 0, 0)
+    );
+    let mut ids: Vec<u64> = settled.iter().map(|o| o.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..200).collect::<Vec<_>>());
+    let mut stored: Vec<Vec<u8>> = ep.records("logs").into_iter().map(|r| r.data).collect();
+    let mut sent: Vec<Vec<u8>> = events.into_iter().map(|e| e.data).collect();
+    stored.sort();
+    sent.sort();
+    assert_eq!(stored, sent);
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inconsistent_batch_fails_each_id_with_invalid_batch() {
+    let ep = endpoint().await;
+    let mut instance = runtime().instantiate().await.unwrap();
+    // Before configure too: the batch is wrong whatever the configuration.
+    let report = instance
+        .push_batch(&wit::EventBatch {
+            ids: vec![1],
+            lengths: vec![2],
+            data: b"a".to_vec(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((report.accepted, report.outcomes.len()), (1, 1));
+    assert_eq!(failure(&report.outcomes[0]).code, "InvalidBatch");
+    // A consistent batch before configure fails as push does.
+    let report = instance
+        .push_batch(&wit::EventBatch::pack(&[event(2, b"a".to_vec())]))
+        .await
+        .unwrap();
+    assert_eq!(failure(&report.outcomes[0]).code, "NotConfigured");
+
+    let cfg = config(&ep.url(), DEFAULT_SECRET_KEY, serde_json::json!({}));
+    instance.configure(&cfg).await.unwrap().unwrap();
+    let cases = [
+        // More ids than lengths: every id fails, also the one without a length.
+        (
+            vec![10, 11, 12],
+            vec![1, 1],
+            b"ab".to_vec(),
+            vec![10, 11, 12],
+            "3 ids but 2 lengths",
+        ),
+        // Lengths that add up to more than the data.
+        (
+            vec![20, 21],
+            vec![2, 2],
+            b"abc".to_vec(),
+            vec![20, 21],
+            "lengths add up to 4 bytes but data has 3",
+        ),
+        // More lengths than ids: the events without an id are dropped.
+        (vec![30], vec![1, 1], b"ab".to_vec(), vec![30], "1 ids but 2 lengths"),
+    ];
+    for (ids, lengths, data, failed, why) in cases {
+        let report = instance
+            .push_batch(&wit::EventBatch { ids, lengths, data })
+            .await
+            .unwrap();
+        assert_eq!(report.accepted as usize, failed.len(), "{why}");
+        assert_eq!(
+            report.outcomes.iter().map(|o| o.id).collect::<Vec<_>>(),
+            failed,
+            "{why}"
+        );
+        for o in &report.outcomes {
+            let f = failure(o);
+            assert_eq!(f.code, "InvalidBatch");
+            assert_eq!(f.origin, wit::FailureOrigin::Target);
+            assert!(!f.retryable && !f.maybe_delivered);
+            assert!(f.message.contains(why), "{:?} does not say {why:?}", f.message);
+        }
+    }
+    // Both numbers wrong: the message names both.
+    let report = instance
+        .push_batch(&wit::EventBatch {
+            ids: vec![40, 41],
+            lengths: vec![5],
+            data: b"abc".to_vec(),
+        })
+        .await
+        .unwrap();
+    let message = &failure(&report.outcomes[0]).message;
+    assert!(message.contains("2 ids but 1 lengths") && message.contains("lengths add up to 5 bytes but data has 3"));
+
+    let flushed = instance.flush().await.unwrap();
+    assert!(flushed.outcomes.is_empty() && flushed.delivered_ids.is_empty());
+    assert_eq!(ep.stats().requests, 0, "nothing of an inconsistent batch is sent");
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outcome_detail_ids_lists_deliveries_by_id_and_keeps_failures_in_full() {
+    let ep = endpoint().await;
+    let mut instance = runtime().instantiate().await.unwrap();
+    let cfg = config(
+        &ep.url(),
+        DEFAULT_SECRET_KEY,
+        serde_json::json!({"outcome_detail": "ids", "max_events": 10}),
+    );
+    instance.configure(&cfg).await.unwrap().unwrap();
+    let mut events = varied_events(0..25);
+    events[7].data = vec![b'x'; 1024 * 1024]; // over max_record_size with the key
+    let report = instance.push_batch(&wit::EventBatch::pack(&events)).await.unwrap();
+    assert_eq!(report.accepted, 25);
+    let flushed = instance.flush().await.unwrap();
+    let mut delivered: Vec<u64> = report.delivered_ids.into_iter().chain(flushed.delivered_ids).collect();
+    let outcomes: Vec<wit::EventOutcome> = report.outcomes.into_iter().chain(flushed.outcomes).collect();
+    delivered.sort_unstable();
+    assert_eq!(delivered, (0..25).filter(|&i| i != 7).collect::<Vec<_>>());
+    assert_eq!(outcomes.len(), 1, "only the failure is in outcomes");
+    assert_eq!(
+        (outcomes[0].id, failure(&outcomes[0]).code.as_str()),
+        (7, "RecordTooLarge")
+    );
+    assert_eq!(ep.records("logs").len(), 24);
+
+    // The tenant counts delivered-ids as delivered.
+    let mut t = tenant(&cfg).await;
+    let mut settled = t.push(&varied_events(100..130)).await;
+    settled.extend(t.flush().await);
+    assert_eq!((t.tally.delivered, t.tally.failed, t.tally.protocol_errors), (30, 0, 0));
+    assert_eq!(settled.len(), 30);
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_name_the_shards_a_delivery_went_to() {
+    let ep = endpoint().await;
+    let mut t = tenant(&config(&ep.url(), DEFAULT_SECRET_KEY, serde_json::json!({}))).await;
+    t.push(&varied_events(0..50)).await;
+    t.flush().await;
+    assert_eq!(t.tally.delivered, 50);
+    let stats = t.stats().await.expect("the instance runs");
+    assert!(!stats.shards.is_empty(), "a shards entry after a delivery");
+    assert!(
+        stats.shards.iter().any(|s| s.records_sent > 0),
+        "records sent: {:?}",
+        stats.shards
+    );
+    ep.shutdown().await;
 }

@@ -56,8 +56,14 @@ async fn run_with(faults: Faults, max_in_flight: u32, max_buffer_size: u32) -> R
     run_in("json", faults, max_in_flight, max_buffer_size).await
 }
 
-/// [`run_with`] with `protocol` `json` or `cbor`.
+/// [`run_with`] with `protocol` `json` or `cbor`, and at most 12 retries.
 async fn run_in(protocol: &str, faults: Faults, max_in_flight: u32, max_buffer_size: u32) -> Run {
+    let retries = serde_json::json!({ "max_retries": 12, "protocol": protocol });
+    run_configured(retries, faults, max_in_flight, max_buffer_size).await
+}
+
+/// One run with `extra` properties on top of the matrix's own.
+async fn run_configured(extra: serde_json::Value, faults: Faults, max_in_flight: u32, max_buffer_size: u32) -> Run {
     let endpoint = LocalEndpoint::start(LocalEndpointConfig {
         faults,
         ..Default::default()
@@ -65,12 +71,15 @@ async fn run_in(protocol: &str, faults: Faults, max_in_flight: u32, max_buffer_s
     .await
     .unwrap();
     endpoint.create_stream("logs", 4);
-    let config = serde_json::json!({"name": "t", "type": "amazonkinesis", "properties": {
+    let mut config = serde_json::json!({"name": "t", "type": "amazonkinesis", "properties": {
         "key": DEFAULT_ACCESS_KEY, "secret": DEFAULT_SECRET_KEY, "region": "us-east-1",
         "endpoint": endpoint.url(), "stream": "logs", "partition_key": "pk",
-        "max_events": 40, "timeout": 1, "max_in_flight": max_in_flight, "max_retries": 12,
+        "max_events": 40, "timeout": 1, "max_in_flight": max_in_flight,
         "retry_initial_backoff": 0.005, "retry_max_backoff": 0.05, "max_record_size": 4096,
-        "max_buffer_size": max_buffer_size, "protocol": protocol}});
+        "max_buffer_size": max_buffer_size}});
+    for (k, v) in extra.as_object().expect("an object") {
+        config["properties"][k] = v.clone();
+    }
     let mut tenant = Tenant::start(runtime(), &config.to_string()).await.unwrap().unwrap();
     let events: Vec<wit::Event> = (1..=EVENTS).map(event).collect();
     let mut settled = Vec::new();
@@ -304,6 +313,24 @@ async fn every_fault_at_once_keeps_the_contract_in_cbor_too() {
 async fn every_fault_at_once_keeps_the_contract() {
     for (seed, in_flight) in [(9, 1), (10, 4), (11, 16)] {
         run(every_fault(seed), in_flight).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_retryable_fault_at_once_delivers_everything_with_the_default_retries() {
+    // Time bounds retries by default (5 minutes), not a count: no mix of
+    // faults that waiting cures hands an event back.
+    let mut mix = every_fault(13);
+    mix.request_errors = RETRYABLE_ERRORS.to_vec();
+    for (seed, in_flight) in [(13, 1), (14, 4)] {
+        let run = run_configured(serde_json::json!({}), Faults { seed, ..mix.clone() }, in_flight, 16384).await;
+        assert_eq!(
+            run.delivered.len() as u64,
+            EVENTS,
+            "failed: {:?}",
+            run.failed.values().take(3).collect::<Vec<_>>()
+        );
+        assert!(run.stats.retries > 0);
     }
 }
 

@@ -2,13 +2,16 @@
 //! The JSON keys are a public contract: add keys, never rename or remove.
 
 use kinesis_host::Tenant;
-use kinesis_host::tenant::{ComponentStats, Tally};
+use kinesis_host::tenant::{ComponentStats, ShardStats, Tally};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The code of events `debug.dont_send_logs` logged and deliberately did not send.
 const DONT_SEND_LOGS: &str = "DontSendLogs";
+/// A shard at its write limit for at least this share of its paced time
+/// (percent) gets a line in the text summary.
+const AT_LIMIT_NOTE_PERCENT: u64 = 10;
 
 #[derive(Serialize)]
 pub struct Summary {
@@ -211,6 +214,11 @@ impl Summary {
                     t.tally.protocol_errors
                 );
             }
+            for shard in t.component.iter().flat_map(|c| &c.shards) {
+                if let Some(line) = at_limit_line(shard) {
+                    println!("  {line}");
+                }
+            }
         }
         for f in self
             .failures
@@ -232,6 +240,62 @@ impl Summary {
         println!(
             "delivered {}, failed {} in {:.2} s: {:.0} events/s",
             self.delivered, self.failed, self.elapsed_s, self.events_per_s
+        );
+    }
+}
+
+/// The note for a shard that spent at least [`AT_LIMIT_NOTE_PERCENT`] of its
+/// paced time at its write limit, and what to do about it.
+fn at_limit_line(shard: &ShardStats) -> Option<String> {
+    let percent = shard.at_limit_percent();
+    if shard.paced_ms == 0 || percent < AT_LIMIT_NOTE_PERCENT {
+        return None;
+    }
+    Some(if shard.shard_id == "*" {
+        format!(
+            "the stream was at its write limit for {percent}% of the run (shards could not be listed: grant kinesis:ListShards to pace each shard)"
+        )
+    } else {
+        format!(
+            "{} was at its write limit for {percent}% of the run: add shards or spread the partition keys",
+            shard.shard_id
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(id: &str, at_limit_ms: u64, paced_ms: u64) -> ShardStats {
+        ShardStats {
+            shard_id: id.to_string(),
+            at_limit_ms,
+            paced_ms,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_shard_at_its_limit_for_a_tenth_of_the_run_gets_a_line() {
+        assert_eq!(
+            at_limit_line(&shard("shardId-000000000001", 730, 1000)).as_deref(),
+            Some(
+                "shardId-000000000001 was at its write limit for 73% of the run: add shards or spread the partition keys"
+            )
+        );
+        assert!(at_limit_line(&shard("shardId-000000000001", 100, 1000)).is_some());
+        assert_eq!(at_limit_line(&shard("shardId-000000000001", 99, 1000)), None);
+        assert_eq!(at_limit_line(&shard("shardId-000000000001", 0, 0)), None);
+    }
+
+    #[test]
+    fn the_whole_stream_paced_as_one_names_list_shards() {
+        assert_eq!(
+            at_limit_line(&shard("*", 73, 100)).as_deref(),
+            Some(
+                "the stream was at its write limit for 73% of the run (shards could not be listed: grant kinesis:ListShards to pace each shard)"
+            )
         );
     }
 }
