@@ -291,7 +291,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                             )
                         }
                         Entry::Packed(aggregate) => {
-                            misplaced.extend(self.deliver_packed(aggregate, shard_id, sequence_number));
+                            misplaced.extend(self.deliver_packed(*aggregate, shard_id, sequence_number));
                         }
                     }
                 }
@@ -305,7 +305,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                     }
                     item.ambiguous = is_ambiguous(&f, attempted.ambiguous);
                     item.maybe_delivered |= item.ambiguous;
-                    item.failure = Some(f);
+                    item.failure = Some(Box::new(f));
                     again.push(item);
                 }
                 RecordResult::Failed(mut f) => {
@@ -330,10 +330,10 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 let mut item = Waiting::new(Entry::new(aggregate), hash, size);
                 item.attempts = 1;
                 item.first_attempt = Some(now);
-                item.failure = Some(Failure {
+                item.failure = Some(Box::new(Failure {
                     maybe_delivered: true,
                     ..failure.clone()
-                });
+                }));
                 item.ambiguous = true;
                 item.maybe_delivered = true;
                 again.push(item);
@@ -372,7 +372,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     fn give_up(&mut self, item: Waiting) {
         let mut failure = item
             .failure
-            .unwrap_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true));
+            .map_or_else(|| Failure::target(codes::HTTP_ERROR, "no result", true), |f| *f);
         let secs = item
             .first_attempt
             .map_or(0, |first| self.clock.monotonic().saturating_sub(first).as_secs());

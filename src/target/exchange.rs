@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime};
 pub(super) enum Entry {
     /// One event, sent as it is.
     Plain(Record),
-    /// Events of one shard, sent as one KPL aggregate: its outcome is each one's.
-    Packed(Aggregate),
+    /// Events of one shard, sent as one KPL aggregate: its outcome is each
+    /// one's. Boxed: a lane holds many plain entries, and an aggregate is large.
+    Packed(Box<Aggregate>),
 }
 
 impl Entry {
@@ -25,7 +26,7 @@ impl Entry {
     pub fn new(mut aggregate: Aggregate) -> Self {
         match aggregate.take_single() {
             Some(record) => Entry::Plain(record),
-            None => Entry::Packed(aggregate),
+            None => Entry::Packed(Box::new(aggregate)),
         }
     }
 
@@ -72,8 +73,9 @@ pub(super) struct Waiting {
     pub attempts: u32,
     /// Monotonic time of the first attempt, for `retry_max_duration`.
     pub first_attempt: Option<Duration>,
-    /// The last retryable failure, reported if its time runs out.
-    pub failure: Option<Failure>,
+    /// The last retryable failure, reported if its time runs out. Boxed:
+    /// most records that wait never failed.
+    pub failure: Option<Box<Failure>>,
     /// The last attempt may have landed it: re-sending may duplicate.
     pub ambiguous: bool,
     /// Some attempt so far may have landed it: a final failure says so.
