@@ -207,7 +207,13 @@ async fn memory() -> anyhow::Result<()> {
         idle.host_stats().memory_bytes >> 10
     );
     let slow = runtime(Duration::from_secs(3600), 1 << 30).await?;
-    for (buffer, size) in [(8usize << 20, 200usize), (8 << 20, 10240), (64 << 20, 1024)] {
+    for (buffer, size) in [
+        (8usize << 20, 1usize),
+        (8 << 20, 100),
+        (8 << 20, 200),
+        (8 << 20, 10240),
+        (64 << 20, 1024),
+    ] {
         let config = native::config_json_in("http://127.0.0.1:9", "json").replace("1073741824", &buffer.to_string());
         let mut inst = instance(&slow, &config).await?;
         let data = native::events((2 * buffer / size) as u64, size);
