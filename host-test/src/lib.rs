@@ -8,6 +8,7 @@
 //! - [`local_endpoint`]: a small in-process Kinesis endpoint for the demo
 //!   and tests.
 
+pub mod compile_cache;
 pub mod config_file;
 pub mod local_endpoint;
 pub mod outbound;

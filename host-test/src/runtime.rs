@@ -275,6 +275,7 @@ pub struct KinesisRuntime {
     pre: bindings::AmazonkinesisPre<HostState>,
     options: RuntimeOptions,
     tls: Arc<rustls::ClientConfig>,
+    from_cache: bool,
 }
 
 impl KinesisRuntime {
@@ -290,6 +291,14 @@ impl KinesisRuntime {
 
     /// Compiles a component with the isolation `options` ask for.
     pub fn with_options(bytes: &[u8], options: RuntimeOptions) -> Result<Self> {
+        Self::with_options_cached(bytes, options, None)
+    }
+
+    /// [`Self::with_options`], loading the compiled component from
+    /// `cache_dir` when it holds one for this component and engine, and
+    /// storing it there otherwise ([`crate::compile_cache`]): a start that
+    /// costs milliseconds instead of a compile.
+    pub fn with_options_cached(bytes: &[u8], options: RuntimeOptions, cache_dir: Option<&Path>) -> Result<Self> {
         let mut config = Config::new();
         // Call budgets: the epoch advances every EPOCH_TICK; a call past its
         // deadline traps (`CallBudgetExceeded`).
@@ -313,9 +322,15 @@ impl KinesisRuntime {
             })
             .context("starting the epoch thread")?;
         let tls = crate::send::tls_config(options.extra_ca.as_deref())?;
-        let component = Component::new(&engine, bytes)
-            .map_err(anyhow::Error::from)
-            .context("compiling the kinesis-target component")?;
+        let (component, from_cache) = match cache_dir {
+            Some(dir) => crate::compile_cache::load_or_compile(&engine, bytes, dir)?,
+            None => (
+                Component::new(&engine, bytes)
+                    .map_err(anyhow::Error::from)
+                    .context("compiling the kinesis-target component")?,
+                false,
+            ),
+        };
         let mut linker = Linker::<HostState>::new(&engine);
         bindings::datastream::target::logging::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -326,7 +341,13 @@ impl KinesisRuntime {
             pre,
             options,
             tls,
+            from_cache,
         })
+    }
+
+    /// Whether the compiled component came from the cache directory.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
     }
 
     /// The options the runtime was built with.
