@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::cbor::{self, CBOR_1_1};
 use super::faults::{Delivery, Plan};
 use super::shapes::ErrorBody;
-use super::{State, bump, get, now_ms, put, sigv4, streams};
+use super::{State, bump, get, now_ms, outage, put, sigv4, streams};
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
@@ -190,13 +190,20 @@ fn dispatch(
     match op {
         "CreateStream" => streams::create_stream(state, parse(body)?, now_ms),
         "DescribeStreamSummary" => streams::describe_stream_summary(state, parse(body)?),
-        "ListShards" => streams::list_shards(state, parse(body)?),
+        "ListShards" => {
+            outage::gate(state, op)?;
+            streams::list_shards(state, parse(body)?)
+        }
         "PutRecord" => {
             bump(&counters.put_record_requests, 1);
+            outage::gate(state, op)?;
             put::put_record(state, parse(body)?, now_ms)
         }
         "PutRecords" => {
             bump(&counters.put_records_requests, 1);
+            // Before the faults are drawn: an outage answers every call
+            // alike, and the calls it answers draw nothing.
+            outage::gate(state, op)?;
             let plan = plan.insert(state.faults.plan());
             plan.failure(state)?;
             put::put_records(state, parse(body)?, now_ms, plan)

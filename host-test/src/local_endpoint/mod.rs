@@ -1,6 +1,7 @@
 //! Embedded local Kinesis endpoint: a small Kinesis Data Streams compatible
 //! HTTP server (JSON 1.1 and CBOR protocols) on 127.0.0.1 that keeps records in memory,
-//! verifies SigV4 signatures and enforces the Kinesis request limits.
+//! verifies SigV4 signatures and enforces the Kinesis request limits (and,
+//! if asked, the per-shard write limits; see [`ShardLimits`]).
 //!
 //! It lets the CLI demo and end-to-end tests run without an AWS account. It
 //! is strict on purpose, but it is not the reference for the wire format:
@@ -11,6 +12,8 @@ mod api;
 mod cbor;
 mod faults;
 mod get;
+mod limits;
+mod outage;
 mod put;
 mod server;
 mod shapes;
@@ -31,6 +34,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Faults, RequestError};
+pub use limits::{KINESIS_BYTES_PER_SECOND, KINESIS_RECORDS_PER_SECOND, ShardLimits};
+pub use outage::{Outage, OutageKind};
 
 /// Access key id the endpoint accepts by default.
 pub const DEFAULT_ACCESS_KEY: &str = "AKIDLOCALKINESIS";
@@ -61,6 +66,12 @@ pub struct LocalEndpointConfig {
     /// Faults to inject from the start (none by default); see
     /// [`LocalEndpoint::set_faults`] to change them while running.
     pub faults: Faults,
+    /// Per-shard write limits to enforce from the start; None (the default)
+    /// accepts any rate. See [`LocalEndpoint::set_shard_limits`].
+    pub shard_limits: Option<ShardLimits>,
+    /// An outage to simulate (none by default); see
+    /// [`LocalEndpoint::set_outage`].
+    pub outage: Option<Outage>,
 }
 
 impl Default for LocalEndpointConfig {
@@ -73,6 +84,8 @@ impl Default for LocalEndpointConfig {
             max_record_size: DEFAULT_MAX_RECORD_SIZE,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             faults: Faults::default(),
+            shard_limits: None,
+            outage: None,
         }
     }
 }
@@ -93,7 +106,7 @@ pub struct StoredRecord {
 }
 
 /// Counters since the endpoint started.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EndpointStats {
     /// HTTP requests handled (any outcome).
     pub requests: u64,
@@ -129,6 +142,31 @@ pub struct EndpointStats {
     pub faults_malformed_answers: u64,
     /// Connections closed unanswered by [`Faults::drop_after_processing`].
     pub faults_dropped_connections: u64,
+    /// Records answered ProvisionedThroughputExceededException because
+    /// their shard was over its [`ShardLimits`] (a PutRecord call counts
+    /// one).
+    pub limit_throttled_records: u64,
+    /// Calls answered 503 by an [`OutageKind::Http503`] outage.
+    pub outage_unavailable_answers: u64,
+    /// Connections closed unread at accept by an
+    /// [`OutageKind::RefuseConnections`] outage.
+    pub outage_refused_connections: u64,
+    /// Kept-alive connections closed unanswered at their next request by an
+    /// [`OutageKind::RefuseConnections`] outage.
+    pub outage_dropped_connections: u64,
+}
+
+/// One shard's counters, from [`LocalEndpoint::shard_stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ShardStats {
+    /// Shard id, e.g. `shardId-000000000000`.
+    pub shard_id: String,
+    /// Records the shard holds (every copy of a resent record).
+    pub records_stored: u64,
+    /// Data plus partition key bytes of those records, as the limits count.
+    pub bytes_stored: u64,
+    /// Records turned away by the shard's [`ShardLimits`].
+    pub limit_throttled_records: u64,
 }
 
 /// Live counters behind [`EndpointStats`].
@@ -150,6 +188,10 @@ struct Counters {
     faults_slow_answers: AtomicU64,
     faults_malformed_answers: AtomicU64,
     faults_dropped_connections: AtomicU64,
+    limit_throttled_records: AtomicU64,
+    outage_unavailable_answers: AtomicU64,
+    outage_refused_connections: AtomicU64,
+    outage_dropped_connections: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -176,6 +218,10 @@ impl Counters {
             faults_slow_answers: get(&self.faults_slow_answers),
             faults_malformed_answers: get(&self.faults_malformed_answers),
             faults_dropped_connections: get(&self.faults_dropped_connections),
+            limit_throttled_records: get(&self.limit_throttled_records),
+            outage_unavailable_answers: get(&self.outage_unavailable_answers),
+            outage_refused_connections: get(&self.outage_refused_connections),
+            outage_dropped_connections: get(&self.outage_dropped_connections),
         }
     }
 }
@@ -186,14 +232,16 @@ struct State {
     store: Mutex<store::Store>,
     counters: Counters,
     faults: faults::FaultState,
+    outage: outage::OutageState,
 }
 
 impl State {
     fn new(config: LocalEndpointConfig) -> Self {
         State {
             faults: faults::FaultState::new(config.faults.clone()),
+            outage: outage::OutageState::new(config.outage),
+            store: Mutex::new(store::Store::new(config.shard_limits)),
             config,
-            store: Mutex::default(),
             counters: Counters::default(),
         }
     }
@@ -221,9 +269,13 @@ pub struct LocalEndpoint {
 impl LocalEndpoint {
     /// Binds 127.0.0.1:`config.port` (never another interface) and serves on
     /// a spawned tokio task. Fails if a fraction of `config.faults` is
-    /// outside 0.0..=1.0.
+    /// outside 0.0..=1.0, or `config.shard_limits` are invalid (see
+    /// [`LocalEndpoint::set_shard_limits`]).
     pub async fn start(config: LocalEndpointConfig) -> anyhow::Result<LocalEndpoint> {
         config.faults.check().map_err(anyhow::Error::msg)?;
+        if let Some(limits) = &config.shard_limits {
+            limits.check().map_err(anyhow::Error::msg)?;
+        }
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
             .with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
@@ -249,8 +301,9 @@ impl LocalEndpoint {
         self.addr
     }
 
-    /// The configuration the endpoint started with (its `faults` are the
-    /// starting ones; [`LocalEndpoint::faults`] has those in force).
+    /// The configuration the endpoint started with (its `faults`,
+    /// `shard_limits` and `outage` are the starting ones; the methods of
+    /// the same names have those in force).
     pub fn config(&self) -> &LocalEndpointConfig {
         &self.state.config
     }
@@ -293,6 +346,43 @@ impl LocalEndpoint {
     /// The faults in force.
     pub fn faults(&self) -> Faults {
         self.state.faults.get()
+    }
+
+    /// Replaces the per-shard write limits (None: any rate). Every shard's
+    /// buckets start over full, as if the endpoint had just started with
+    /// these limits. Panics if a rate is 0 or `other_producer` is outside
+    /// 0.0..1.0.
+    pub fn set_shard_limits(&self, limits: Option<ShardLimits>) {
+        if let Some(Err(e)) = limits.as_ref().map(ShardLimits::check) {
+            panic!("{e}");
+        }
+        self.state.store().set_shard_limits(limits);
+    }
+
+    /// The per-shard write limits in force.
+    pub fn shard_limits(&self) -> Option<ShardLimits> {
+        self.state.store().shard_limits()
+    }
+
+    /// Replaces the outage (None: no outage, ending one under way). Its
+    /// clock starts at the next PutRecords or PutRecord call.
+    pub fn set_outage(&self, outage: Option<Outage>) {
+        self.state.outage.set(outage);
+    }
+
+    /// The outage in force, whether or not its window has come.
+    pub fn outage(&self) -> Option<Outage> {
+        self.state.outage.get()
+    }
+
+    /// Per-shard counters of a stream, in shard order (empty if the stream
+    /// does not exist).
+    pub fn shard_stats(&self, stream: &str) -> Vec<ShardStats> {
+        self.state
+            .store()
+            .get(stream)
+            .map(store::Stream::shard_stats)
+            .unwrap_or_default()
     }
 
     /// Counters since start.

@@ -4,7 +4,10 @@
 //! SerializationException, as real Kinesis answers), then model constraints
 //! (ValidationException, all violations in one message), then service rules
 //! (InvalidArgumentException), then the stream lookup. A rejected request
-//! stores nothing.
+//! stores nothing. A valid record can still be throttled, by an injected
+//! fault or by its shard's write limits ([`super::ShardLimits`]).
+
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -50,11 +53,17 @@ pub(super) fn put_record(state: &State, input: PutRecordInput, now_ms: u64) -> O
     let fields = validate(&mut v, paths, raw, max);
     v.finish()?;
     let record = check_rules(fields, max)?;
-    let Placed::Stored(shard_id, sequence_number) = store(state, &name, vec![record], now_ms, || false)?
-        .pop()
-        .expect("one record in, one out")
-    else {
-        unreachable!("PutRecord is never throttled")
+    // Faults never throttle PutRecord, its shard's limits may: then the
+    // whole call fails, as on AWS.
+    let placed = store(state, &name, vec![record], now_ms, || false)?;
+    let (shard_id, sequence_number) = match placed.into_iter().next().expect("one record in, one out") {
+        Placed::Stored(shard_id, seq) => (shard_id, seq),
+        Placed::Throttled(shard_id) => {
+            return Err(ApiError::new(
+                "ProvisionedThroughputExceededException",
+                rate_exceeded(&shard_id, &name),
+            ));
+        }
     };
     json(&PutRecordOutput {
         shard_id,
@@ -131,9 +140,7 @@ pub(super) fn put_records(state: &State, input: PutRecordsInput, now_ms: u64, pl
             },
             Placed::Throttled(shard_id) => PutRecordsResultEntry {
                 error_code: Some("ProvisionedThroughputExceededException".to_owned()),
-                error_message: Some(format!(
-                    "Rate exceeded for shard {shard_id} in stream {name} under account {ACCOUNT_ID}."
-                )),
+                error_message: Some(rate_exceeded(&shard_id, &name)),
                 ..Default::default()
             },
         })
@@ -143,6 +150,11 @@ pub(super) fn put_records(state: &State, input: PutRecordsInput, now_ms: u64, pl
         records: results,
         encryption_type: "NONE",
     })
+}
+
+/// AWS's message for a record over its shard's throughput.
+fn rate_exceeded(shard_id: &str, stream: &str) -> String {
+    format!("Rate exceeded for shard {shard_id} in stream {stream} under account {ACCOUNT_ID}.")
 }
 
 /// Base64-decodes a Data member (None stays None for the null check).
@@ -234,14 +246,15 @@ fn check_rules((data, pk, ehk): Fields, max: usize) -> Result<Checked, ApiError>
 }
 
 /// Where a record went: stored at (shard id, sequence number), or turned
-/// away by an injected throttle on its shard.
+/// away by an injected throttle or the write limits of its shard.
 enum Placed {
     Stored(String, String),
     Throttled(String),
 }
 
 /// Appends checked records under one lock, so a batch is contiguous per
-/// shard, skipping those `throttle` picks; returns where each went, in order.
+/// shard, skipping those `throttle` picks and those over their shard's
+/// write limits; returns where each went, in order.
 fn store(
     state: &State,
     name: &str,
@@ -250,13 +263,23 @@ fn store(
     mut throttle: impl FnMut() -> bool,
 ) -> Result<Vec<Placed>, ApiError> {
     let mut store = state.store();
+    let limits = store.shard_limits();
     let stream = store.get_mut(name).ok_or_else(|| not_found(name))?;
-    let (mut count, mut bytes) = (0u64, 0u64);
+    // One instant for the batch: it arrived at once.
+    let now = Instant::now();
+    let (mut count, mut bytes, mut limited) = (0u64, 0u64, 0u64);
     let out = records
         .into_iter()
         .map(|r| {
+            let shard = stream.shard_for(r.hash);
+            // The fault draws first, so a record it throttles takes no
+            // capacity, and the draws don't depend on the limits.
             if throttle() {
-                let shard = stream.shard_for(r.hash);
+                return Placed::Throttled(stream.shards[shard].id.clone());
+            }
+            let size = (r.data.len() + r.partition_key.len()) as u64;
+            if limits.is_some_and(|l| !stream.admit(shard, &l, now, size)) {
+                limited += 1;
                 return Placed::Throttled(stream.shards[shard].id.clone());
             }
             count += 1;
@@ -267,5 +290,6 @@ fn store(
         .collect();
     bump(&state.counters.records_stored, count);
     bump(&state.counters.data_bytes_stored, bytes);
+    bump(&state.counters.limit_throttled_records, limited);
     Ok(out)
 }

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 accept loop around [`super::api::handle`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -13,14 +14,14 @@ use tokio::task::JoinSet;
 
 use super::{LocalEndpointConfig, State, api, bump};
 
-/// The service's error when a fault drops the connection: hyper closes the
-/// connection without writing a response.
+/// The service's error when a fault or an outage drops the connection:
+/// hyper closes the connection without writing a response.
 #[derive(Debug)]
 struct DroppedOnPurpose;
 
 impl std::fmt::Display for DroppedOnPurpose {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection dropped after processing (injected fault)")
+        f.write_str("connection dropped on purpose (injected fault or outage)")
     }
 }
 
@@ -39,6 +40,13 @@ pub(super) async fn serve(listener: TcpListener, state: Arc<State>, mut stopped:
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 };
+                // Before the faults draw: an outage refuses every
+                // connection, and those it refuses draw nothing.
+                if state.outage.refusing(Instant::now()) {
+                    bump(&state.counters.outage_refused_connections, 1);
+                    drop(stream);
+                    continue;
+                }
                 if state.faults.refuse_connection() {
                     // Closed unread: the client gets a reset or an early EOF.
                     bump(&state.counters.faults_refused_connections, 1);
@@ -71,6 +79,12 @@ async fn respond(
     state: Arc<State>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, DroppedOnPurpose> {
+    // A kept-alive connection breaks in an outage too, before its
+    // request is read.
+    if state.outage.refusing(Instant::now()) {
+        bump(&state.counters.outage_dropped_connections, 1);
+        return Err(DroppedOnPurpose);
+    }
     let (parts, body) = req.into_parts();
     let limit = body_limit(&state.config);
     let collected = Limited::new(body, limit).collect().await;

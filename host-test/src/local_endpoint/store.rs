@@ -4,8 +4,10 @@
 //! shard's vector determines the counter inside its sequence number.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
-use super::StoredRecord;
+use super::limits::{Buckets, ShardLimits};
+use super::{ShardStats, StoredRecord};
 
 /// Fake 12-digit account id used in ARNs and error messages.
 pub(super) const ACCOUNT_ID: &str = "000000000000";
@@ -24,6 +26,11 @@ pub(super) struct Shard {
     pub start: u128,
     pub end: u128,
     pub records: Vec<Record>,
+    /// Token buckets of the write limits; None until the shard is first
+    /// written to under limits (it starts full then).
+    pub buckets: Option<Buckets>,
+    /// Records turned away by the write limits.
+    pub limit_throttled: u64,
 }
 
 /// A stream with a fixed set of shards (no resharding).
@@ -33,10 +40,13 @@ pub(super) struct Stream {
     pub shards: Vec<Shard>,
 }
 
-/// All streams of the endpoint, keyed by name.
+/// All streams of the endpoint, keyed by name, and the write limits their
+/// shards enforce (kept here so that changing them and admitting a batch
+/// take the same lock).
 #[derive(Default)]
 pub(super) struct Store {
     streams: BTreeMap<String, Stream>,
+    shard_limits: Option<ShardLimits>,
 }
 
 /// Kinesis' MD5 hash key: the digest of the partition key's UTF-8 bytes read
@@ -80,6 +90,8 @@ impl Stream {
                 start,
                 end,
                 records: Vec::new(),
+                buckets: None,
+                limit_throttled: 0,
             })
             .collect();
         Stream {
@@ -160,6 +172,35 @@ impl Stream {
         (shard, self.sequence_number(shard, position))
     }
 
+    /// Whether `shard` admits one more record of `size` data + partition
+    /// key bytes under `limits` at `now`; a record turned away is counted.
+    pub fn admit(&mut self, shard: usize, limits: &ShardLimits, now: Instant, size: u64) -> bool {
+        let shard = &mut self.shards[shard];
+        let buckets = shard.buckets.get_or_insert_with(|| Buckets::full(limits, now));
+        let admitted = buckets.take(limits, now, size);
+        if !admitted {
+            shard.limit_throttled += 1;
+        }
+        admitted
+    }
+
+    /// Per-shard counters, in shard order.
+    pub fn shard_stats(&self) -> Vec<ShardStats> {
+        self.shards
+            .iter()
+            .map(|s| ShardStats {
+                shard_id: s.id.clone(),
+                records_stored: s.records.len() as u64,
+                bytes_stored: s
+                    .records
+                    .iter()
+                    .map(|r| (r.data.len() + r.partition_key.len()) as u64)
+                    .sum(),
+                limit_throttled_records: s.limit_throttled,
+            })
+            .collect()
+    }
+
     /// Copies every record out, shard by shard, in sequence order.
     pub fn stored_records(&self) -> Vec<StoredRecord> {
         let mut out = Vec::new();
@@ -179,6 +220,27 @@ impl Stream {
 }
 
 impl Store {
+    /// An empty store enforcing `shard_limits`.
+    pub fn new(shard_limits: Option<ShardLimits>) -> Self {
+        Store {
+            streams: BTreeMap::new(),
+            shard_limits,
+        }
+    }
+
+    /// The write limits in force.
+    pub fn shard_limits(&self) -> Option<ShardLimits> {
+        self.shard_limits
+    }
+
+    /// Replaces the write limits; every shard's buckets start over full.
+    pub fn set_shard_limits(&mut self, limits: Option<ShardLimits>) {
+        self.shard_limits = limits;
+        for shard in self.streams.values_mut().flat_map(|s| s.shards.iter_mut()) {
+            shard.buckets = None;
+        }
+    }
+
     /// Creates the stream; returns false (and changes nothing) if it exists.
     pub fn create(&mut self, name: &str, shard_count: u32, now_ms: u64) -> bool {
         if self.streams.contains_key(name) {

@@ -1,9 +1,10 @@
 //! The zero-setup demo: without `--config`, events go to the embedded local
-//! Kinesis endpoint (signature-checked, limits enforced) and the run ends by
-//! showing what arrived.
+//! Kinesis endpoint (signature-checked, limits enforced: the request limits
+//! and Kinesis' per-shard write limits) and the run ends by showing what
+//! arrived.
 
 use kinesis_host::config_file::TargetDef;
-use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig};
+use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig, ShardLimits};
 
 const STREAM: &str = "demo-logs";
 const SHARDS: u32 = 2;
@@ -15,7 +16,12 @@ pub struct Demo {
 
 impl Demo {
     pub async fn start() -> anyhow::Result<Self> {
-        let config = LocalEndpointConfig::default();
+        // Kinesis' 1000 records and 1 MiB per second per shard, so the demo
+        // shows the client pacing itself as it must against the real service.
+        let config = LocalEndpointConfig {
+            shard_limits: Some(ShardLimits::default()),
+            ..LocalEndpointConfig::default()
+        };
         let endpoint = LocalEndpoint::start(config.clone()).await?;
         endpoint.create_stream(STREAM, SHARDS);
         eprintln!(

@@ -4,6 +4,7 @@
 mod auth;
 mod faults;
 mod faults_wire;
+mod limits;
 mod put;
 mod read;
 mod server;
