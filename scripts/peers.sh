@@ -21,6 +21,8 @@
 #
 # Everything is installed under .peers/ (git-ignored) of this checkout:
 #   .peers/node   npm install --prefix (kinesis-local)
+#   .peers/jco    npm ci of tests/node/package.json + package-lock.json (jco,
+#                 preview2-shim: the Node.js host of tests/e2e/test_node_host.py)
 #   .peers/venv   python3 -m venv with tests/requirements.txt (moto, boto3, pytest)
 #   .peers/logs   peer logs        .peers/run   pid/pgid files
 # Network: only the npm registry and PyPI while installing; the peers listen
@@ -35,6 +37,12 @@ PEERS_DIR="${PEERS_DIR:-$PEERS_REPO_ROOT/.peers}"
 # Exact pins. kinesis-local is the npm name of kinesis-mock's JS build.
 PEERS_KINESIS_LOCAL_VERSION="0.6.2"
 PEERS_REQUIREMENTS="$PEERS_REPO_ROOT/tests/requirements.txt"
+# The Node.js host test's packages: the whole tree is pinned by
+# tests/node/package-lock.json; these are its two direct dependencies,
+# checked after the install (bump them together with tests/node/package.json).
+PEERS_NODE_HOST_DIR="$PEERS_REPO_ROOT/tests/node"
+PEERS_JCO_VERSION="1.35.0"
+PEERS_PREVIEW2_SHIM_VERSION="0.26.1"
 
 # Unauthenticated calls moto allows before it checks every signature: the
 # number of calls the moto_iam fixture in tests/e2e/conftest.py makes before
@@ -83,6 +91,34 @@ peers_install() {
         [[ "$got" == "$PEERS_KINESIS_LOCAL_VERSION" ]] || {
             _peers_err "installed kinesis-local $got, wanted $PEERS_KINESIS_LOCAL_VERSION"; return 1; }
         printf '%s\n' "$want_node" >"$node_stamp"
+    fi
+
+    # --- jco + preview2-shim (npm ci from tests/node): the Node.js host test ---
+    local jco_dir="$PEERS_DIR/jco" jco_stamp="$PEERS_DIR/jco.stamp" want_jco
+    want_jco="$(cat "$PEERS_NODE_HOST_DIR/package.json" "$PEERS_NODE_HOST_DIR/package-lock.json" |
+                sha256sum | cut -d' ' -f1)" || return 1
+    local jco_pkg="$jco_dir/node_modules/@bytecodealliance/jco/package.json"
+    local shim_pkg="$jco_dir/node_modules/@bytecodealliance/preview2-shim/package.json"
+    if [[ -f "$jco_stamp" && "$(cat "$jco_stamp")" == "$want_jco" && -f "$jco_pkg" && -f "$shim_pkg" &&
+          -f "$jco_dir/node_modules/.bin/jco" ]]; then
+        _peers_log "jco@$PEERS_JCO_VERSION and preview2-shim@$PEERS_PREVIEW2_SHIM_VERSION already installed"
+    else
+        if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+            _peers_err "node and npm are needed for jco"; return 1
+        fi
+        _peers_log "installing jco@$PEERS_JCO_VERSION and preview2-shim@$PEERS_PREVIEW2_SHIM_VERSION into $jco_dir (npm ci, tests/node/package-lock.json)"
+        rm -rf "$jco_dir" "$jco_stamp"
+        mkdir -p "$jco_dir" || return 1
+        cp "$PEERS_NODE_HOST_DIR/package.json" "$PEERS_NODE_HOST_DIR/package-lock.json" "$jco_dir/" || return 1
+        npm ci --prefix "$jco_dir" --ignore-scripts --no-audit --no-fund --loglevel=error >&2 || {
+            _peers_err "npm ci of tests/node/package-lock.json failed"; return 1; }
+        local got_jco got_shim
+        got_jco="$(node -p "require('$jco_pkg').version")" || return 1
+        got_shim="$(node -p "require('$shim_pkg').version")" || return 1
+        [[ "$got_jco" == "$PEERS_JCO_VERSION" && "$got_shim" == "$PEERS_PREVIEW2_SHIM_VERSION" ]] || {
+            _peers_err "installed jco $got_jco and preview2-shim $got_shim, wanted $PEERS_JCO_VERSION and $PEERS_PREVIEW2_SHIM_VERSION"
+            return 1; }
+        printf '%s\n' "$want_jco" >"$jco_stamp"
     fi
 
     # --- Python venv: moto[server], boto3, pytest (tests/requirements.txt) ---
