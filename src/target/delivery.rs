@@ -27,7 +27,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub(super) fn next_wake(&mut self, now: Duration) -> Option<Duration> {
         // A lane that may send with every slot taken waits for an answer, not for time.
         let slot_free = self.in_flight.len() < self.max_concurrent();
-        let lane = match slot_free && !(self.listing.is_some() && self.lanes.generation().is_none()) {
+        let lane = match slot_free && !self.awaiting_first_map() {
             true => self.lanes.next_ready(now).map(|at| at.max(self.gate.until)),
             false => None,
         };
@@ -46,6 +46,12 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             .chain(run)
             .chain(self.batch_due())
             .min()
+    }
+
+    /// The first shard map is a few milliseconds away: sending before it
+    /// would be unpaced, so lanes wait for it. Its timeout bounds the wait.
+    fn awaiting_first_map(&self) -> bool {
+        self.listing.is_some() && self.lanes.generation().is_none()
     }
 
     /// Requests at once: `max_in_flight`, or one probe while the stream fails whole requests.
@@ -104,9 +110,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         self.expire_waiting(now);
         self.lanes.tick(now);
-        // The first shard map is a few milliseconds away: sending before it
-        // would be unpaced. Its timeout bounds the wait.
-        let first_map = self.listing.is_some() && self.lanes.generation().is_none();
+        let first_map = self.awaiting_first_map();
         while self.in_flight.len() < self.max_concurrent() && now >= self.gate.until && !first_map {
             let items = self
                 .lanes
