@@ -484,13 +484,19 @@ impl TargetInstance {
     /// `push-batch`: `push` for events packed into one buffer
     /// ([`wit::EventBatch::pack`]), which is cheaper to hand over than one
     /// list per event. `report.accepted` counts from the front, as for `push`.
+    ///
+    /// At most [`MAX_LOWERED_BYTES`] of event data (and always one event)
+    /// is handed over per call: what the instance's buffer cannot take
+    /// would only be copied into its memory to be refused, and 500 events of
+    /// 1 MiB would not fit a 64 MiB instance at all. The rest is not
+    /// accepted, and is offered again like any backpressure.
     pub async fn push_batch(&mut self, batch: &wit::EventBatch) -> Result<wit::Report> {
         self.store.set_epoch_deadline(ticks(self.options.call_budget));
-        Ok(self
-            .instance
-            .datastream_target_kinesis()
-            .call_push_batch(&mut self.store, batch)
-            .await?)
+        let target = self.instance.datastream_target_kinesis();
+        match batch.prefix(MAX_LOWERED_BYTES) {
+            Some(prefix) => Ok(target.call_push_batch(&mut self.store, &prefix).await?),
+            None => Ok(target.call_push_batch(&mut self.store, batch).await?),
+        }
     }
 
     /// `poll`: collects answers and starts what is due, waiting up to `wait`
@@ -526,7 +532,33 @@ impl TargetInstance {
     }
 }
 
+/// Event data one `push-batch` call hands over at most (one event more when
+/// that event alone is larger).
+pub const MAX_LOWERED_BYTES: usize = 4 << 20;
+
 impl wit::EventBatch {
+    /// The first events holding at most `max_bytes` (at least one), when
+    /// that is not all of them.
+    fn prefix(&self, max_bytes: usize) -> Option<Self> {
+        if self.data.len() <= max_bytes {
+            return None;
+        }
+        let (mut events, mut bytes) = (0, 0);
+        for &len in &self.lengths {
+            if events > 0 && bytes + len as usize > max_bytes {
+                break;
+            }
+            events += 1;
+            bytes += len as usize;
+        }
+        let events = events.min(self.ids.len());
+        Some(Self {
+            ids: self.ids[..events].to_vec(),
+            lengths: self.lengths[..events].to_vec(),
+            data: self.data[..bytes.min(self.data.len())].to_vec(),
+        })
+    }
+
     /// `events` packed into one batch, in order.
     pub fn pack(events: &[wit::Event]) -> Self {
         let mut data = Vec::with_capacity(events.iter().map(|e| e.data.len()).sum());

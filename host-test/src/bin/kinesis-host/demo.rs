@@ -7,7 +7,9 @@ use kinesis_host::config_file::TargetDef;
 use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig, ShardLimits};
 
 const STREAM: &str = "demo-logs";
-const SHARDS: u32 = 2;
+/// Eight shards take 8,000 events a second at Kinesis' limits; the demo's
+/// random partition keys spread the events over all of them.
+const SHARDS: u32 = 8;
 
 pub struct Demo {
     endpoint: LocalEndpoint,
@@ -43,6 +45,7 @@ impl Demo {
                 "region": self.config.region,
                 "endpoint": self.endpoint.url(),
                 "stream": STREAM,
+                "partition_key": "{{random}}",
             }
         });
         TargetDef {
