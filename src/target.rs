@@ -149,7 +149,13 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
 
     /// Takes events from the front while `max_buffer_size` allows, then
     /// collects answers and starts what is due. Returns how many it took.
-    pub fn push(&mut self, events: impl IntoIterator<Item = Record>) -> usize {
+    /// The events' iterator knows its length, so the refused ones are
+    /// counted without being made: under backpressure most offers are refused.
+    pub fn push<I>(&mut self, events: I) -> usize
+    where
+        I: IntoIterator<Item = Record>,
+        I::IntoIter: ExactSizeIterator,
+    {
         self.skip_missed_run();
         let mut taken = 0;
         let mut events = events.into_iter();
@@ -219,7 +225,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 self.pump();
             }
         }
-        self.stats.events_refused += events.count() as u64;
+        self.stats.events_refused += events.len() as u64;
         self.report.accepted += taken as u32;
         self.pump();
         taken

@@ -547,7 +547,7 @@ fn with_one_request_in_flight_nothing_newer_overtakes_a_retry() {
             {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded"}]})))
     }));
     let data = |id: u64| Record::new(id, id.to_string().into_bytes());
-    t.push((0..3).map(data));
+    t.push((0..3).map(data).collect::<Vec<_>>());
     t.flush();
     outcomes(&t.take_report(), 0..3);
     let sent: Vec<String> = script.sent.borrow().iter().map(|r| r[0]["Data"].to_string()).collect();

@@ -110,7 +110,11 @@ fn events_are_aggregated_by_the_shard_their_key_maps_to() {
     list_shards(&script, even(4));
     script.answers.borrow_mut().push_back(routed(even(4)));
     let hosts: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
-    t.push((0..200).map(|id| event(id, &hosts[id as usize % 20])));
+    t.push(
+        (0..200)
+            .map(|id| event(id, &hosts[id as usize % 20]))
+            .collect::<Vec<_>>(),
+    );
     t.flush();
     let by_id = outcomes(&t.take_report(), 0..200);
 
@@ -272,8 +276,16 @@ fn without_list_shards_events_are_grouped_by_key_and_that_is_said_once() {
                 .to_vec(),
         })
     }));
-    t.push((0..12).map(|id| event(id, ["a", "b", "c"][id as usize % 3])));
-    t.push((12..24).map(|id| event(id, ["a", "b", "c"][id as usize % 3])));
+    t.push(
+        (0..12)
+            .map(|id| event(id, ["a", "b", "c"][id as usize % 3]))
+            .collect::<Vec<_>>(),
+    );
+    t.push(
+        (12..24)
+            .map(|id| event(id, ["a", "b", "c"][id as usize % 3]))
+            .collect::<Vec<_>>(),
+    );
     t.flush();
     assert!(
         outcomes(&t.take_report(), 0..24)
@@ -330,7 +342,11 @@ fn list_shards_pages_are_followed_and_closed_shards_left_out() {
         Ok(first)
     }));
     script.answers.borrow_mut().push_back(routed(even(4)));
-    t.push((0..100).map(|id| event(id, &format!("h{}", id % 10))));
+    t.push(
+        (0..100)
+            .map(|id| event(id, &format!("h{}", id % 10)))
+            .collect::<Vec<_>>(),
+    );
     t.flush();
     let by_id = outcomes(&t.take_report(), 0..100);
     assert_eq!(script.list_shards_calls.borrow().len(), 2);
@@ -375,7 +391,7 @@ fn after_a_reshard_what_the_landing_shard_does_not_hold_is_sent_again() {
     ];
     script.answers.borrow_mut().push_back(routed(children.clone()));
     script.answers.borrow_mut().push_back(routed(children.clone()));
-    t.push((0..8).map(|id| event(id, &keys[id as usize % 4])));
+    t.push((0..8).map(|id| event(id, &keys[id as usize % 4])).collect::<Vec<_>>());
     t.flush();
     let by_id = outcomes(&t.take_report(), 0..8);
     assert_eq!(listed.get(), 2, "the map is fetched again after the mismatch");
@@ -476,7 +492,11 @@ fn every_packed_event_settles_exactly_once_under_random_faults() {
         let mut report = Report::default();
         let mut next = 0u64;
         while next < 150 {
-            let taken = t.push((next..150).map(|id| event(id, &format!("h{}", id % (seed + 2)))));
+            let taken = t.push(
+                (next..150)
+                    .map(|id| event(id, &format!("h{}", id % (seed + 2))))
+                    .collect::<Vec<_>>(),
+            );
             next += taken as u64;
             t.poll(Duration::from_millis(5));
             report.outcomes.extend(t.take_report().outcomes);
