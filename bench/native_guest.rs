@@ -32,13 +32,14 @@ pub fn sizes() -> Vec<usize> {
 }
 
 /// The target definition every guest benchmark uses: static keys, a static
-/// partition key, 500 records per request, room for every event, `protocol`
+/// partition key, 500 records per request, room for every event, no shard
+/// pacing (the guest path is measured, not a shard's limit), `protocol`
 /// `json` or `cbor`.
 pub fn config_json_in(endpoint: &str, protocol: &str) -> String {
     format!(
         r#"{{"name":"bench","type":"amazonkinesis","properties":{{"key":"AKIDBENCH","secret":"bench-secret",
         "region":"us-east-1","endpoint":"{endpoint}","stream":"bench","partition_key":"default",
-        "max_events":500,"max_buffer_size":1073741824,"protocol":"{protocol}"}}}}"#
+        "max_events":500,"max_buffer_size":1073741824,"shard_pacing":false,"protocol":"{protocol}"}}}}"#
     )
 }
 
