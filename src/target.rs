@@ -236,6 +236,11 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub fn poll(&mut self, wait: Duration) {
         let deadline = self.clock.monotonic() + wait;
         let settled = self.report.outcomes.len();
+        // Even a zero wait asks the host which exchanges moved: wasmtime's
+        // wasi-http hands over an answer only once its pollable was polled.
+        if !self.in_flight.is_empty() || self.listing.is_some() {
+            self.wait(Duration::ZERO);
+        }
         self.pump();
         while self.report.outcomes.len() == settled {
             let now = self.clock.monotonic();

@@ -549,3 +549,28 @@ async fn stats_name_the_shards_a_delivery_went_to() {
     );
     ep.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn polls_that_never_wait_still_collect_list_shards_and_answers() {
+    // A host that only ever polls with a zero wait (between pushes, say)
+    // must still see ListShards and PutRecords answers arrive: wasi-http
+    // hands one over only once its pollable was polled.
+    let ep = endpoint().await;
+    let mut instance = runtime().instantiate().await.unwrap();
+    let cfg = config(
+        &ep.url(),
+        DEFAULT_SECRET_KEY,
+        serde_json::json!({"partition_key": "{{random}}"}),
+    );
+    instance.configure(&cfg).await.unwrap().unwrap();
+    let events: Vec<wit::Event> = (0..600).map(|i| event(i, b"zero-wait".to_vec())).collect();
+    let mut settled = instance.push(&events).await.unwrap().outcomes.len();
+    let started = Instant::now();
+    while settled < 500 && started.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        settled += instance.poll(Duration::ZERO).await.unwrap().outcomes.len();
+    }
+    assert!(settled >= 500, "{settled} settled in 3 s of zero-wait polls");
+    let stats = instance.stats().await.unwrap();
+    assert_eq!(stats.shards.len(), 2, "the shard map came: {:?}", stats.shards);
+}
