@@ -218,6 +218,52 @@ impl Tenant {
         settled
     }
 
+    /// One `push-batch` call: the component takes what fits from the front
+    /// of `batch`, which keeps the rest, to be offered again after a `poll`
+    /// (the wait [`Tenant::poll_after`] names). [`Tenant::push_batch`]
+    /// without its loop, for a host that must stay responsive while a
+    /// target's buffer is full (to a stop signal, say). Once the instance
+    /// stopped, the whole batch fails.
+    pub async fn offer(&mut self, batch: &mut wit::EventBatch) -> Vec<wit::EventOutcome> {
+        let mut settled = Vec::new();
+        if batch.is_empty() {
+            return settled;
+        }
+        if self.broken.is_none() {
+            match self.instance.push_batch(batch).await {
+                Ok(report) => {
+                    let taken = (report.accepted as usize).min(batch.len());
+                    self.pending.extend(batch.ids[..taken].iter().copied());
+                    batch.remove_first(taken);
+                    settled.extend(self.absorb(report));
+                    if !batch.is_empty() {
+                        self.tally.backpressure_waits += 1;
+                    }
+                }
+                Err(e) => self.broken = Some(self.instance.classify(&e)),
+            }
+        }
+        if self.broken.is_some() {
+            // Never accepted: certainly not delivered.
+            let rest: Vec<u64> = batch.ids.clone();
+            batch.remove_first(rest.len());
+            settled.extend(rest.into_iter().map(|id| self.fail_broken(id, false)));
+            settled.extend(self.fail_pending());
+        }
+        settled
+    }
+
+    /// Gives the instance up (the host stops at once, say, in the middle of
+    /// a `flush` it no longer waits for): every event not settled fails with
+    /// `code` and `maybe_delivered` (it may have been on the wire), and the
+    /// instance is never called again.
+    pub fn abandon(&mut self, code: &'static str, why: String) -> Vec<wit::EventOutcome> {
+        if self.broken.is_none() {
+            self.broken = Some((code, why));
+        }
+        self.fail_pending()
+    }
+
     /// Lets the component collect answers and start due retries, waiting up
     /// to `wait` (capped at a second) for something to settle.
     pub async fn poll(&mut self, wait: Duration) -> Vec<wit::EventOutcome> {

@@ -1,17 +1,34 @@
 //! `kinesis-host`: runs the kinesis-target component over events read from a
 //! file or stdin. Exit codes: 0 every event delivered, 1 some failed, 2 bad
 //! config or unreadable input.
+//!
+//! SIGTERM or SIGINT stops it gracefully (no more input is read, every
+//! target is flushed, the report is printed), a second one at once. With a
+//! checkpoint a run resumes where the last one left off; with dead letters
+//! every event that failed for good is kept, replayable; `--follow` reads a
+//! file as it grows (README "Running it as a service").
 
+mod checkpoint;
+mod dead_letter;
 mod demo;
+mod follow;
 mod input;
+mod ledger;
+mod service;
+mod signals;
 mod summary;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use input::{Input, InputFormat};
 use kinesis_host::config_file::{self, TargetDef};
-use kinesis_host::{Grants, KinesisRuntime, OutboundPolicy, RuntimeOptions, Tenant};
+use kinesis_host::{Grants, KinesisRuntime, OutboundPolicy, RuntimeOptions, Tenant, wit};
+use service::{Books, INTERRUPTED, ServiceReport};
+use signals::Stop;
+use std::future::Future;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -90,6 +107,29 @@ struct RunArgs {
     /// (hosts with many targets).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pooling: Option<u32>,
+    /// Compile the component on every start instead of keeping the compiled
+    /// code in $KINESIS_HOST_CACHE_DIR (default $XDG_CACHE_HOME/kinesis-host
+    /// or ~/.cache/kinesis-host), private to this user.
+    #[arg(long)]
+    no_compile_cache: bool,
+    /// Keep a checkpoint of the input file here: a run resumes at the first
+    /// line some target had not settled. Needs `--input FILE`. Also where
+    /// `pipelines: [checkpoint]` keeps it (default: under $XDG_STATE_HOME).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Neither read nor write a checkpoint, even for `pipelines: [checkpoint]`.
+    #[arg(long, conflicts_with = "checkpoint")]
+    no_checkpoint: bool,
+    /// Append every event that fails for good to FILE, as its input line (in
+    /// the input's format), replayable with `--input FILE`; why it failed
+    /// goes to FILE.jsonl. `{target}` in FILE: one file per target.
+    #[arg(long, value_name = "FILE")]
+    dead_letter: Option<String>,
+    /// Keep reading the input file as it grows, like `tail -F` (through
+    /// rotation by rename and by copytruncate), until SIGTERM or SIGINT.
+    /// Needs `--input FILE`.
+    #[arg(long)]
+    follow: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,9 +140,22 @@ enum ReportFormat {
 
 /// Longest the CLI leaves a target with work in progress unpolled while input is quiet.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// What such a poll may wait. Not zero: a `poll` that may not wait at all
+/// does not move every exchange on (a ListShards answer was never taken in,
+/// and timed out after 5 s, while a pipe stayed open).
+const IDLE_POLL_WAIT: Duration = Duration::from_millis(1);
 
 /// Exit code for bad config or unreadable input.
 const EXIT_USAGE: u8 = 2;
+/// How long a target whose buffer is full is polled at most at a time, so
+/// that a stop signal is seen soon.
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(250);
+/// At the end of a checkpointed run a target is polled rather than flushed
+/// while it has something due within this (the shard map's timeout, the
+/// longest retry backoff by default).
+const DRAIN_WAKE: Duration = Duration::from_secs(5);
+/// Poll wait when the component names none.
+const BACKPRESSURE_WAIT: Duration = Duration::from_millis(50);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -117,6 +170,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<u8, String> {
+    let stdin = args.input == "-";
+    if stdin && args.follow {
+        return Err("--follow needs --input FILE (a pipe is read as it comes without it)".into());
+    }
+    if stdin && args.checkpoint.is_some() {
+        return Err("--checkpoint needs --input FILE (stdin cannot be read again from a checkpoint)".into());
+    }
+    let stop = Stop::install()?;
     let options = RuntimeOptions {
         memory_limit: (args.memory_limit_mb as usize) << 20,
         call_budget: Duration::from_secs(args.call_budget_s.into()),
@@ -134,12 +195,21 @@ async fn run(args: RunArgs) -> Result<u8, String> {
         extra_ca: args.ca_file.clone(),
         answerer: None,
     };
+    let cache_dir = if args.no_compile_cache {
+        None
+    } else {
+        kinesis_host::compile_cache::default_dir()
+    };
     let runtime = match &args.component {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read component {path}: {e}"))?;
-            KinesisRuntime::with_options(&bytes, options)
+            KinesisRuntime::with_options_cached(&bytes, options, cache_dir.as_deref())
         }
-        None => KinesisRuntime::with_options(kinesis_host::runtime::EMBEDDED_COMPONENT, options),
+        None => KinesisRuntime::with_options_cached(
+            kinesis_host::runtime::EMBEDDED_COMPONENT,
+            options,
+            cache_dir.as_deref(),
+        ),
     }
     .map_err(|e| format!("cannot load the component: {e:#}"))?;
 
@@ -168,47 +238,146 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     let defs = select(defs, &args.targets)?;
     let crons: Vec<Option<String>> = defs.iter().map(cron_of).collect();
     let mut tenants = start_tenants(&runtime, defs, &grants).await?;
+    let names: Vec<String> = tenants.iter().map(|t| t.info.name.clone()).collect();
 
-    let mut rx = input::spawn(args.input.clone(), args.input_format, args.chunk_size as usize)?;
+    // Checkpoint, dead letters, the reader.
+    let input_path = checkpoint::absolute(std::path::Path::new(&args.input));
+    let checkpoint_path = checkpoint_path(&args, &tenants, &input_path, &names)?;
+    let mut report = ServiceReport::default();
+    let dead = match &args.dead_letter {
+        Some(pattern) => Some(dead_letter::DeadLetters::open(pattern, &names, args.input_format)?),
+        None => None,
+    };
+    let mut rx = if stdin {
+        input::spawn_stdin(args.input_format, args.chunk_size as usize)
+    } else {
+        let saved = match &checkpoint_path {
+            Some(path) => checkpoint::load(path)?,
+            None => None,
+        };
+        let plan = checkpoint::plan(&input_path, saved.as_ref(), args.follow)?;
+        if let Some(path) = &checkpoint_path {
+            if let Some(why) = &plan.reset {
+                eprintln!("kinesis-host: checkpoint {}: {why}", path.display());
+            }
+            if let Some(line) = plan.resumed_from_line {
+                eprintln!(
+                    "kinesis-host: resuming at line {line} of {} (checkpoint {})",
+                    plan.resumed_in.as_deref().unwrap_or(&args.input),
+                    path.display()
+                );
+            }
+            report.resumed_from_line = plan.resumed_from_line;
+            report.skipped_by_checkpoint = plan.resumed_from_line.map_or(0, |l| l - 1);
+            report.checkpoint = Some(service::CheckpointReport {
+                path: path.display().to_string(),
+                resumed_in: plan.resumed_in.clone(),
+                reset: plan.reset.clone(),
+                ..Default::default()
+            });
+        }
+        let follow_path = args.follow.then(|| input_path.clone());
+        input::spawn_files(plan.starts, follow_path, args.input_format, args.chunk_size as usize)
+    };
+    let saver = match &checkpoint_path {
+        Some(path) if !stdin => {
+            let sync = dead.as_ref().map(|d| d.sync_handles()).unwrap_or_default();
+            Some(checkpoint::Saver::start(path.clone(), sync)?)
+        }
+        _ => None,
+    };
+    let ledger = (saver.is_some() || dead.is_some()).then(|| ledger::Ledger::new(tenants.len(), dead.is_some()));
+    let mut books = Books::new(input_path.clone(), names.clone(), ledger, dead, saver);
+
     let progress = progress_bar(args.report);
     let started = Instant::now();
     let (mut lines, mut skipped, mut input_error) = (0, 0, None);
+    let mut generation = 0;
     loop {
         // While input is quiet, let targets collect answers and start due
-        // retries; an answer can come any moment, so look at least every IDLE_POLL.
-        let wake = tenants.iter().filter_map(Tenant::poll_after).min();
-        let message = match wake {
-            Some(after) => tokio::select! {
-                message = rx.recv() => message,
-                () = tokio::time::sleep(after.min(IDLE_POLL)) => {
-                    for tenant in tenants.iter_mut().filter(|t| t.poll_after().is_some()) {
-                        tenant.poll(Duration::ZERO).await;
-                    }
-                    continue;
+        // retries; an answer can come any moment, so look at least every
+        // IDLE_POLL. A checkpoint that moved is saved when its time comes.
+        let wake = tenants
+            .iter()
+            .filter_map(Tenant::poll_after)
+            .min()
+            .map(|w| w.min(IDLE_POLL));
+        let tick = [wake, books.save_due()].into_iter().flatten().min();
+        let message = tokio::select! {
+            biased;
+            () = stop.reached(1) => break,
+            message = rx.recv() => message,
+            () = sleep_for(tick) => {
+                for (i, tenant) in tenants.iter_mut().enumerate().filter(|(_, t)| t.poll_after().is_some()) {
+                    let settled = tenant.poll(IDLE_POLL_WAIT).await;
+                    books.settle(i, settled, false);
                 }
-            },
-            None => rx.recv().await,
+                books.maybe_save(false);
+                continue;
+            }
         };
         let Some(message) = message else { break };
         match message {
-            Input::Events(events) => {
+            Input::Events(chunk) => {
+                let mut settled = Vec::with_capacity(tenants.len());
                 for tenant in &mut tenants {
-                    tenant.push(&events).await;
+                    settled.push(push_to(tenant, &chunk.events, &stop).await);
                 }
-                progress.inc(events.len() as u64);
+                progress.inc(chunk.events.len() as u64);
+                (lines, skipped) = (chunk.end.lines, chunk.end.skipped);
+                if let Some(source) = &chunk.end.source
+                    && source.generation > generation
+                {
+                    report.rotations += u64::from(source.generation - generation);
+                    generation = source.generation;
+                }
+                if let Some(ledger) = &mut books.ledger {
+                    ledger.add(chunk);
+                }
+                for (i, outcomes) in settled.into_iter().enumerate() {
+                    books.settle(i, outcomes, stop.requested());
+                }
+                books.maybe_save(false);
             }
-            Input::End { lines: l, skipped: s } => (lines, skipped) = (l, s),
+            Input::End(pos) => {
+                (lines, skipped) = (pos.lines, pos.skipped);
+                if let Some(ledger) = &mut books.ledger {
+                    ledger.moved(&pos);
+                }
+            }
             Input::Error(e) => input_error = Some(e),
         }
     }
+    // No more input: the reader stops at its next chunk.
+    drop(rx);
+    drain(
+        &mut tenants,
+        &mut books,
+        &stop,
+        Duration::from_secs(args.flush_budget_s.into()),
+    )
+    .await;
+    report.stopped_by = stop.first().map(str::to_string);
+    let flushed = flush_all(&mut tenants, &stop).await;
+    for (i, outcomes) in flushed.into_iter().enumerate() {
+        let outcomes = outcomes.unwrap_or_else(|| {
+            report.interrupted = true;
+            tenants[i].abandon(
+                INTERRUPTED,
+                "a second signal stopped the run while it was flushing: it may have been sent".into(),
+            )
+        });
+        books.settle(i, outcomes, true);
+    }
     let mut stats = Vec::with_capacity(tenants.len());
     for tenant in &mut tenants {
-        tenant.flush().await;
         stats.push(tenant.stats().await);
     }
+    books.finish(&mut report);
     progress.finish_and_clear();
 
-    let summary = summary::Summary::new(&tenants, stats, &crons, lines, skipped, started.elapsed());
+    let mut summary = summary::Summary::new(&tenants, stats, &crons, lines, skipped, started.elapsed());
+    summary.service = report;
     match args.report {
         ReportFormat::Json => println!("{}", serde_json::to_string(&summary).unwrap_or_default()),
         ReportFormat::Text => summary.print_text(),
@@ -222,6 +391,139 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     match input_error {
         Some(e) => Err(format!("{e} (events before it were flushed and are in the summary)")),
         None => Ok(summary.exit_code() as u8),
+    }
+}
+
+/// Where this run keeps its checkpoint: `--checkpoint`, else the default
+/// place when a target has `pipelines: [checkpoint]`; none for stdin or with
+/// `--no-checkpoint`.
+fn checkpoint_path(
+    args: &RunArgs,
+    tenants: &[Tenant],
+    input: &std::path::Path,
+    names: &[String],
+) -> Result<Option<PathBuf>, String> {
+    if args.no_checkpoint {
+        return Ok(None);
+    }
+    if let Some(path) = &args.checkpoint {
+        return Ok(Some(path.clone()));
+    }
+    let wanted: Vec<&str> = tenants
+        .iter()
+        .filter(|t| t.info.pipelines.iter().any(|p| p == "checkpoint"))
+        .map(|t| t.info.name.as_str())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    if args.input == "-" {
+        eprintln!(
+            "kinesis-host: target {} has pipelines: [checkpoint], but the input is stdin, which cannot be resumed: no checkpoint is kept",
+            wanted.join(", ")
+        );
+        return Ok(None);
+    }
+    checkpoint::default_path(input, names).map(Some)
+}
+
+/// Offers `events` to `tenant` until it took them all: while its buffer is
+/// full it is polled (a short wait at a time), and once a stop was asked for
+/// it is flushed to make room instead of waiting for its schedule.
+async fn push_to(tenant: &mut Tenant, events: &[wit::Event], stop: &Stop) -> Vec<wit::EventOutcome> {
+    let mut batch = wit::EventBatch::pack(events);
+    let mut settled = Vec::new();
+    loop {
+        settled.extend(tenant.offer(&mut batch).await);
+        if batch.is_empty() {
+            return settled;
+        }
+        if stop.requested() {
+            let mut one = flush_all(std::slice::from_mut(tenant), stop).await;
+            settled.extend(one.pop().flatten().unwrap_or_else(|| {
+                tenant.abandon(
+                    INTERRUPTED,
+                    "a second signal stopped the run while it was flushing: it may have been sent".into(),
+                )
+            }));
+        } else {
+            let wait = tenant.poll_after().unwrap_or(BACKPRESSURE_WAIT);
+            settled.extend(tenant.poll(wait.min(BACKPRESSURE_POLL)).await);
+        }
+    }
+}
+
+/// Before the flush, when a checkpoint is kept: polls the targets while
+/// they are sending (requests in flight, or something due within
+/// [`DRAIN_WAKE`]: pacing, a retry, the shard map), so that outcomes, and
+/// the checkpoint with them, keep coming in as during the run (a flush is
+/// one call: nothing settles before it returns). What is left (a batch not
+/// full, a scheduled target's queue, a retry far off) is then flushed. Ends
+/// early on a signal, and after `budget`.
+async fn drain(tenants: &mut [Tenant], books: &mut Books, stop: &Stop, budget: Duration) {
+    if !books.checkpointing() {
+        return;
+    }
+    let deadline = Instant::now() + budget;
+    let signals = stop.count();
+    while Instant::now() < deadline && stop.count() == signals {
+        let mut busy = Vec::new();
+        for (i, tenant) in tenants.iter_mut().enumerate() {
+            if tenant.in_flight() == 0 || tenant.trapped().is_some() {
+                continue;
+            }
+            if tenant.poll_after().is_some_and(|w| w <= DRAIN_WAKE)
+                || tenant.stats().await.is_some_and(|s| s.in_flight_requests > 0)
+            {
+                busy.push(i);
+            }
+        }
+        if busy.is_empty() {
+            return;
+        }
+        let wait = IDLE_POLL / busy.len() as u32;
+        for i in busy {
+            let settled = tenants[i].poll(wait).await;
+            books.settle(i, settled, false);
+        }
+        books.maybe_save(false);
+    }
+}
+
+/// Flushes every target at once. A second signal stops waiting: the
+/// targets whose flush had not finished come back `None` (their instances
+/// must not be called again).
+async fn flush_all(tenants: &mut [Tenant], stop: &Stop) -> Vec<Option<Vec<wit::EventOutcome>>> {
+    let mut results: Vec<Option<Vec<wit::EventOutcome>>> = (0..tenants.len()).map(|_| None).collect();
+    {
+        let mut flushes: Vec<_> = tenants.iter_mut().map(|t| Box::pin(t.flush())).collect();
+        let interrupt = stop.reached(2);
+        tokio::pin!(interrupt);
+        std::future::poll_fn(|cx| {
+            if interrupt.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            let mut done = true;
+            for (flush, result) in flushes.iter_mut().zip(results.iter_mut()) {
+                if result.is_none() {
+                    match flush.as_mut().poll(cx) {
+                        Poll::Ready(outcomes) => *result = Some(outcomes),
+                        Poll::Pending => done = false,
+                    }
+                }
+            }
+            if done { Poll::Ready(()) } else { Poll::Pending }
+        })
+        .await;
+    }
+    results
+}
+
+/// Sleeps `tick`, or forever when there is nothing to wake for.
+async fn sleep_for(tick: Option<Duration>) {
+    match tick {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 

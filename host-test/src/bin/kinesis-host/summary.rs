@@ -32,6 +32,9 @@ pub struct Summary {
     pub elapsed_s: f64,
     pub events_per_s: f64,
     pub targets: Vec<TargetSummary>,
+    /// Checkpoint, dead letters, signals, `--follow` (keys added for them).
+    #[serde(flatten)]
+    pub service: crate::service::ServiceReport,
 }
 
 #[derive(Serialize)]
@@ -93,6 +96,7 @@ impl Summary {
             elapsed_s: elapsed.as_secs_f64(),
             events_per_s: events as f64 / elapsed.as_secs_f64().max(1e-9),
             targets: Vec::new(),
+            service: Default::default(),
         };
         for ((t, component), cron) in tenants.iter().zip(stats).zip(crons) {
             let tally = &t.tally;
@@ -237,6 +241,7 @@ impl Summary {
                 self.failures.len() - 10
             );
         }
+        self.service.print_text();
         println!(
             "delivered {}, failed {} in {:.2} s: {:.0} events/s",
             self.delivered, self.failed, self.elapsed_s, self.events_per_s
