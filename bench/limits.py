@@ -61,6 +61,8 @@ def demo(lines: list[bytes]) -> dict:
     proc = subprocess.run([HOST, "run", "--input", str(path), "--report", "json"], capture_output=True,
                           timeout=1800, stdin=subprocess.DEVNULL)
     report = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    path.unlink()
+    path.parent.rmdir()
     report["_wall"] = time.monotonic() - started
     report["_exit"] = proc.returncode
     return report

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -64,7 +65,9 @@ class Endpoint:
     def stop(self) -> dict[str, Any]:
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
-        return json.loads(self.stats_path.read_text())
+        stats = json.loads(self.stats_path.read_text())
+        shutil.rmtree(self.stats_path.parent, ignore_errors=True)
+        return stats
 
 
 def events(count: int, size: int = 100, keys: list[str] | None = None) -> list[bytes]:
@@ -109,8 +112,8 @@ def run(host_bin: str, *, lines: list[bytes], shards: int, partition_key: str = 
         timeout: float = 600.0) -> Outcome:
     """Ships `lines` through one target into a fresh local endpoint."""
     ep = Endpoint.start(endpoint_bin(host_bin), shards=shards, limits=limits, other=other, outage=outage)
+    work = Path(tempfile.mkdtemp(prefix="limits-run-"))
     try:
-        work = Path(tempfile.mkdtemp(prefix="limits-run-"))
         target = {"name": "limits", "type": "amazonkinesis", "properties": {
             "key": ACCESS_KEY, "secret": SECRET_KEY, "region": "us-east-1", "endpoint": ep.url,
             "stream": STREAM, "partition_key": partition_key, **(props or {})}}
@@ -127,4 +130,5 @@ def run(host_bin: str, *, lines: list[bytes], shards: int, partition_key: str = 
         report = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
     finally:
         stats = ep.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return Outcome(proc.returncode, report, stats, wall, proc.stderr.decode("utf-8", "replace"))
