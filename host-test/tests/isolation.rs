@@ -140,22 +140,24 @@ async fn a_tenant_over_its_memory_cap_stops_alone_and_its_events_come_back() {
 async fn a_call_past_its_time_budget_is_interrupted_and_the_other_tenant_carries_on() {
     let ep = endpoint().await;
     let rt = runtime(RuntimeOptions {
-        call_budget: Duration::from_millis(50),
+        call_budget: Duration::from_millis(20),
         memory_limit: 1 << 30,
         ..Default::default()
     });
-    let mut slow = Tenant::start(
-        &rt,
-        &config("slow", &ep.url(), serde_json::json!({"max_buffer_size": 256 << 20})),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    // Unpaced, and requests of 10 MiB: the push whose events close a batch
+    // encodes, hashes and signs 10 MB at once (a push hands over at most
+    // 4 MiB, so it is the batch, not the push, that is large).
+    let heavy = serde_json::json!({"max_buffer_size": 256 << 20, "shard_pacing": false,
+        "max_request_size": 10 << 20});
+    let mut slow = Tenant::start(&rt, &config("slow", &ep.url(), heavy))
+        .await
+        .unwrap()
+        .unwrap();
     let mut quick = Tenant::start(&rt, &config("quick", &ep.url(), serde_json::json!({})))
         .await
         .unwrap()
         .unwrap();
-    // 60 MB in one push: encoding, hashing and signing it takes far longer than 50 ms.
+    // Encoding, hashing and signing 10 MB takes far longer than 20 ms.
     let mut slow_out = slow.push(&events(0..60, 1_000_000)).await;
     slow_out.extend(slow.flush().await);
     assert_eq!(slow.broken_code(), Some("CallBudgetExceeded"), "{:?}", slow.trapped());
