@@ -11,6 +11,7 @@ import os
 import random
 import re
 import subprocess
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -393,24 +394,88 @@ def parse_report(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def run_cli(host_bin: str, config: Path, input_path: Path, *, input_format: str | None = None,
-            target_name: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 900.0) -> CliRun:
+def _cli_args(host_bin: str, config: Path, input_path: Path | str, input_format: str | None,
+              target_name: str | None) -> list[str]:
     args = [host_bin, "run", "--config", str(config)]
     if target_name is not None:
         args += ["--target", target_name]
     args += ["--input", str(input_path)]
     if input_format is not None:
         args += ["--input-format", input_format]
-    args += ["--report", "json"]
+    return args + ["--report", "json"]
+
+
+def _cli_env(env: dict[str, str] | None) -> dict[str, str]:
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    proc = subprocess.run(args, capture_output=True, timeout=timeout, env=full_env,
+    return full_env
+
+
+def run_cli(host_bin: str, config: Path, input_path: Path, *, input_format: str | None = None,
+            target_name: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 900.0) -> CliRun:
+    args = _cli_args(host_bin, config, input_path, input_format, target_name)
+    proc = subprocess.run(args, capture_output=True, timeout=timeout, env=_cli_env(env),
                           stdin=subprocess.DEVNULL)
     stdout = proc.stdout.decode("utf-8", "replace")
     stderr = proc.stderr.decode("utf-8", "replace")
     return CliRun(args, proc.returncode, stdout, stderr, parse_report(stdout))
+
+
+class CliProcess:
+    """`kinesis-host run --input -` fed by the test through a pipe that stays
+    open until `finish`: for what the CLI does while its input is still open.
+    Output goes to files, so a chatty CLI cannot block on a full pipe."""
+
+    def __init__(self, args: list[str], env: dict[str, str]):
+        self.args = args
+        self._out = tempfile.TemporaryFile()
+        self._err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env)
+
+    def write(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def finish(self, timeout: float = 300.0) -> CliRun:
+        """Closes the input (end of input) and waits for the report."""
+        self.proc.stdin.close()
+        self.proc.wait(timeout=timeout)
+        self._out.seek(0)
+        self._err.seek(0)
+        stdout = self._out.read().decode("utf-8", "replace")
+        stderr = self._err.read().decode("utf-8", "replace")
+        return CliRun(self.args, self.proc.returncode, stdout, stderr, parse_report(stdout))
+
+    def __enter__(self) -> "CliProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._out.close()
+        self._err.close()
+
+
+def start_cli(host_bin: str, config: Path, *, input_format: str | None = None,
+              target_name: str | None = None, env: dict[str, str] | None = None) -> CliProcess:
+    return CliProcess(_cli_args(host_bin, config, "-", input_format, target_name), _cli_env(env))
+
+
+def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
+    """Polls `condition` until it is true (returns True) or `timeout` s passed (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
 
 
 REPORT_KEYS = {"events", "delivered", "failed", "failed_by_code", "failures", "requests",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 from e2e_helpers import (
@@ -15,11 +16,14 @@ from e2e_helpers import (
     no_crash_text,
     read_stream,
     run_cli,
+    start_cli,
     target,
+    wait_until,
     write_base64_input,
     write_json_config,
     write_yaml_config,
 )
+from recording_proxy import recording_proxy
 
 PARTITION_KEY = "e2e-pk-1"
 
@@ -134,54 +138,127 @@ def lines_to_two_targets(host_bin: str, peer: Peer, new_stream, tmp_path: Path,
                                 what=f"{stream_b} (target second)")
 
 
-def scheduled_target_is_flushed_at_end_of_input(host_bin: str, peer: Peer, new_stream,
-                                                tmp_path: Path) -> None:
-    """A target with `interval: 1h` sends its first run right after start and
-    the rest at end of input (the CLI flushes): every line arrives once, and
-    the report says the target was scheduled."""
-    stream = new_stream(peer, shards=1, tag="interval")
-    lines = [f"scheduled {i:03d}" for i in range(120)]
-    input_path = tmp_path / "events.txt"
-    input_path.write_text("\n".join(lines) + "\n")
-    t = target("hourly", peer, stream, "pk-hourly", max_events=50)
-    t["properties"]["interval"] = "1h"
-    config = write_json_config(tmp_path / "config.json", [t])
+# Scheduled targets, watched through a recording proxy that timestamps each
+# request while the CLI reads an open pipe. A realtime "sentinel" target gets
+# the same lines: its full batches go out as soon as the CLI has pushed them,
+# so a quiet window is only watched after the scheduled target had its chance
+# to send (a slow start-up cannot make the window pass by itself).
+# Bound on "right after start", from spawning the CLI, start-up included
+# (tens of ms here; slack for a loaded machine): the target's next run,
+# `interval: 1h`, is an hour away.
+FIRST_RUN_WITHIN = 5.0
+# How long the proxy must stay quiet for a run to count as finished.
+SETTLE = 1.0
+# How long a scheduled target is watched after the sentinel sent.
+WATCH = 2.0
 
-    run = run_cli(host_bin, config, input_path)
+
+def _through(proxy, t: dict) -> dict:
+    t["properties"]["endpoint"] = proxy.url
+    return t
+
+
+def _line_bytes(lines: list[str]) -> bytes:
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def _sent(puts) -> list[bytes]:
+    return [d for s in puts for d in s.put_records_data()]
+
+
+def scheduled_target_runs_right_after_start_and_sends_the_rest_at_end_of_input(
+        host_bin: str, peer: Peer, new_stream, tmp_path: Path) -> None:
+    """A target with `interval: 1h` has its first run right after start: the
+    lines written before it started are sent while the input stays open.
+    Then, its next run an hour away, it sends nothing, not even a full batch,
+    until the input ends and the CLI flushes the rest: every line is sent
+    once and arrives once, and the report says the target was scheduled."""
+    stream = new_stream(peer, shards=1, tag="interval")
+    sentinel_stream = new_stream(peer, shards=1, tag="interval-sentinel")
+    lines = [f"scheduled {i:03d}" for i in range(120)]
+    first, rest = lines[:60], lines[60:]
+    with recording_proxy(peer.url) as proxy:
+        seen = proxy.handed
+        t = _through(proxy, target("hourly", peer, stream, "pk-hourly", max_events=50))
+        t["properties"]["interval"] = "1h"
+        sentinel = _through(proxy, target("sentinel", peer, sentinel_stream, "pk-sentinel", max_events=50))
+        config = write_json_config(tmp_path / "config.json", [t, sentinel])
+        with start_cli(host_bin, config) as cli:
+            cli.write(_line_bytes(first))
+            assert wait_until(lambda: seen.puts(stream), FIRST_RUN_WITHIN), (
+                f"no PutRecords of the interval target within {FIRST_RUN_WITHIN}s of start: "
+                f"its first run was not right after start; requests: {seen.seen}")
+            seen.wait_quiet(SETTLE)
+            first_run = seen.puts(stream)
+            sent_first = _sent(first_run)
+            assert sent_first and set(sent_first) <= set(_line_bytes(first).splitlines()), sent_first
+
+            # With what the first run left queued: more than a full batch.
+            sentinel_before = len(seen.puts(sentinel_stream))
+            cli.write(_line_bytes(rest))
+            assert wait_until(lambda: len(seen.puts(sentinel_stream)) > sentinel_before, FIRST_RUN_WITHIN), (
+                f"the realtime sentinel sent nothing of the rest: was it pushed? {seen.seen}")
+            time.sleep(WATCH)
+            during = seen.puts(stream)[len(first_run):]
+            assert during == [], f"the interval target sent between its runs: {during}"
+            assert cli.running(), "the CLI ended before its input did"
+            closed_at = time.monotonic()
+            run = cli.finish()
     rep = check_report_shape(run)
     ctx = "\n" + run.describe()
     assert run.returncode == 0, ctx
-    (summary,) = rep["targets"]
+    by_name = {s["name"]: s for s in rep["targets"]}
+    summary = by_name["hourly"]
     assert summary["interval_s"] == 3600, ctx
     assert (summary["delivered"], summary["failed"]) == (len(lines), 0), ctx
+    assert (by_name["sentinel"]["delivered"], by_name["sentinel"]["failed"]) == (len(lines), 0), ctx
+    flushed = seen.puts(stream)[len(first_run):]
+    assert flushed and all(s.at >= closed_at for s in flushed), f"{first_run} then {flushed}"
+    assert sorted(sent_first + _sent(flushed)) == sorted(ln.encode() for ln in lines), \
+        "each line sent once: in the first run or at the flush"
     assert_stream_holds_exactly(read_stream(peer.client(), stream), [ln.encode() for ln in lines],
                                 "pk-hourly", what=stream)
 
 
-def cron_target_is_flushed_at_end_of_input(host_bin: str, peer: Peer, new_stream,
-                                           tmp_path: Path) -> None:
+def cron_target_sends_nothing_during_the_run_and_everything_at_end_of_input(
+        host_bin: str, peer: Peer, new_stream, tmp_path: Path) -> None:
     """A target with `cron` at a minute about half an hour away (and an
-    `interval` it overrides) sends nothing during the run and everything at
-    end of input: every line arrives once, and the report names the cron."""
-    import time
-
+    `interval` it overrides, whose first run would be at start) sends
+    nothing while the input stays open, not even full batches, and
+    everything at end of input: every line arrives once, and the report
+    names the cron."""
     stream = new_stream(peer, shards=1, tag="cron")
+    sentinel_stream = new_stream(peer, shards=1, tag="cron-sentinel")
     lines = [f"cron {i:03d}" for i in range(120)]
-    input_path = tmp_path / "events.txt"
-    input_path.write_text("\n".join(lines) + "\n")
     minute = (int(time.time()) // 60 + 30) % 60
-    t = target("by-cron", peer, stream, "pk-cron", max_events=50)
-    t["properties"].update(cron=f"{minute} * * * *", cron_utc_offset="+02:00", interval="5m")
-    config = write_json_config(tmp_path / "config.json", [t])
-
-    run = run_cli(host_bin, config, input_path)
+    with recording_proxy(peer.url) as proxy:
+        seen = proxy.handed
+        t = _through(proxy, target("by-cron", peer, stream, "pk-cron", max_events=50))
+        t["properties"].update(cron=f"{minute} * * * *", cron_utc_offset="+02:00", interval="5m")
+        sentinel = _through(proxy, target("sentinel", peer, sentinel_stream, "pk-sentinel", max_events=50))
+        config = write_json_config(tmp_path / "config.json", [t, sentinel])
+        with start_cli(host_bin, config) as cli:
+            cli.write(_line_bytes(lines))  # more than two full batches
+            assert wait_until(lambda: seen.puts(sentinel_stream), FIRST_RUN_WITHIN), (
+                f"the realtime sentinel sent nothing: were the lines pushed? {seen.seen}")
+            time.sleep(WATCH)
+            during = seen.puts(stream)
+            assert during == [], f"the cron target sent before its minute: {during}"
+            assert cli.running(), "the CLI ended before its input did"
+            closed_at = time.monotonic()
+            run = cli.finish()
     rep = check_report_shape(run)
     ctx = "\n" + run.describe()
     assert run.returncode == 0, ctx
-    (summary,) = rep["targets"]
+    by_name = {s["name"]: s for s in rep["targets"]}
+    summary = by_name["by-cron"]
     assert summary["interval_s"] is None, ctx
     assert summary["cron"] == f"{minute} * * * * (UTC offset +02:00)", ctx
     assert (summary["delivered"], summary["failed"]) == (len(lines), 0), ctx
+    assert (by_name["sentinel"]["delivered"], by_name["sentinel"]["failed"]) == (len(lines), 0), ctx
+    flushed = seen.puts(stream)
+    assert flushed and all(s.at >= closed_at for s in flushed), flushed
+    assert sorted(_sent(flushed)) == sorted(ln.encode() for ln in lines), "each line sent once, at the flush"
     assert_stream_holds_exactly(read_stream(peer.client(), stream), [ln.encode() for ln in lines],
                                 "pk-cron", what=stream)
 

@@ -13,13 +13,6 @@ this protocol is tested against kinesis-local only.
 
 from __future__ import annotations
 
-import http.client
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import urlsplit
-
-from credential_fakes import LocalServer
-
 from e2e_helpers import (
     RECORD_TOO_LARGE,
     assert_stream_holds_exactly,
@@ -32,59 +25,10 @@ from e2e_helpers import (
     write_base64_input,
     write_json_config,
 )
+from recording_proxy import recording_proxy
 
 CBOR = "application/x-amz-cbor-1.1"
 PARTITION_KEY = "cbor-pk"
-
-
-@dataclass
-class Seen:
-    """One exchange through the proxy."""
-
-    operation: str
-    content_type: str
-    body_bytes: int
-    status: int
-    answer_type: str
-
-
-@dataclass
-class Recorder:
-    upstream: str
-    seen: list[Seen] = field(default_factory=list)
-
-
-class _Forward(BaseHTTPRequestHandler):
-    handed: Recorder
-
-    def log_message(self, fmt, *args):  # keep pytest output clean
-        pass
-
-    def do_POST(self):
-        recorder = self.handed
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        up = urlsplit(recorder.upstream)
-        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
-        conn.request("POST", self.path, body=body, headers=headers)
-        answer = conn.getresponse()
-        data = answer.read()
-        target = self.headers.get("x-amz-target", "")
-        recorder.seen.append(Seen(target.rsplit(".", 1)[-1], self.headers.get("content-type", ""),
-                                  len(body), answer.status, answer.getheader("content-type", "")))
-        self.send_response(answer.status)
-        for k, v in answer.getheaders():
-            if k.lower() not in ("connection", "content-length", "transfer-encoding", "date", "server"):
-                self.send_header(k, v)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        conn.close()
-
-
-def recording_proxy(upstream: str) -> LocalServer:
-    """Forwards every request to `upstream` unchanged; `.handed.seen` lists them."""
-    return LocalServer(Recorder(upstream), type("Forward", (_Forward,), {}))
 
 
 def _cbor_target(name: str, endpoint: str, peer, stream: str) -> dict:
@@ -138,4 +82,10 @@ def test_kinesis_local_cbor_error_answers_are_read_for_their_code(
     ctx = "\n" + run.describe()
     assert run.returncode == 1 and rep["failed"] == 20, ctx
     assert rep["failed_by_code"] == {"ResourceNotFoundException": 20}, ctx
-    assert all(s.answer_type.startswith(CBOR) for s in proxy.handed.seen if s.status == 400), proxy.handed.seen
+    # The 400s must have been seen: a check over the 400 answers alone would
+    # pass vacuously for a run that sent nothing or got no 400 back.
+    errors = [s for s in proxy.handed.seen if s.status == 400]
+    assert errors, f"no 400 answer went through the proxy: {proxy.handed.seen}" + ctx
+    assert all(s.operation == "PutRecords" and s.content_type == CBOR and s.answer_type.startswith(CBOR)
+               for s in errors), errors
+    assert errors == proxy.handed.puts(), "every PutRecords was answered 400"

@@ -5,12 +5,12 @@ import time
 
 from e2e_helpers import parse_report, read_stream, target, write_json_config
 from e2e_scenarios import (
-    cron_target_is_flushed_at_end_of_input,
+    cron_target_sends_nothing_during_the_run_and_everything_at_end_of_input,
     debug_logs_every_event_and_dont_send_logs_sends_nothing,
     lines_to_two_targets,
     mixed_binary_events_with_one_oversized,
     partition_keys_from_event_fields,
-    scheduled_target_is_flushed_at_end_of_input,
+    scheduled_target_runs_right_after_start_and_sends_the_rest_at_end_of_input,
 )
 
 
@@ -25,13 +25,16 @@ def test_kinesis_local_lines_two_targets_each_stream_gets_every_line_once(
     lines_to_two_targets(host_bin, kinesis_local, new_stream, tmp_path, seed=7)
 
 
-def test_kinesis_local_scheduled_target_is_flushed_at_end_of_input(
+def test_kinesis_local_scheduled_target_runs_right_after_start_and_sends_the_rest_at_end_of_input(
         host_bin, kinesis_local, new_stream, tmp_path):
-    scheduled_target_is_flushed_at_end_of_input(host_bin, kinesis_local, new_stream, tmp_path)
+    scheduled_target_runs_right_after_start_and_sends_the_rest_at_end_of_input(
+        host_bin, kinesis_local, new_stream, tmp_path)
 
 
-def test_kinesis_local_cron_target_is_flushed_at_end_of_input(host_bin, kinesis_local, new_stream, tmp_path):
-    cron_target_is_flushed_at_end_of_input(host_bin, kinesis_local, new_stream, tmp_path)
+def test_kinesis_local_cron_target_sends_nothing_during_the_run_and_everything_at_end_of_input(
+        host_bin, kinesis_local, new_stream, tmp_path):
+    cron_target_sends_nothing_during_the_run_and_everything_at_end_of_input(
+        host_bin, kinesis_local, new_stream, tmp_path)
 
 
 def test_kinesis_local_partition_keys_from_event_fields(host_bin, kinesis_local, new_stream, tmp_path):
