@@ -17,7 +17,7 @@
 //!                  required bytes data = 3; }
 //! ```
 
-use crate::batch::Record;
+use crate::record::Record;
 use md5::{Digest, Md5};
 
 /// The first bytes of every aggregated record.

@@ -9,28 +9,9 @@
 //! need a Kinesis record past `max_events` or bytes past `max_request_size`.
 
 use crate::aggregate::{Aggregate, Packer, Placement};
+// Batches hold records; re-exported, as callers name it with the batch.
+pub use crate::record::Record;
 use std::collections::VecDeque;
-
-/// One event on its way to becoming a Kinesis record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub id: u64,
-    pub data: Vec<u8>,
-    /// This record's own key, when the target's key depends on the event;
-    /// `None`: the target's static key.
-    pub partition_key: Option<String>,
-}
-
-impl Record {
-    /// An event with the target's static key.
-    pub fn new(id: u64, data: Vec<u8>) -> Self {
-        Self {
-            id,
-            data,
-            partition_key: None,
-        }
-    }
-}
 
 /// Records for one PutRecords request.
 #[derive(Debug, Default, PartialEq, Eq)]

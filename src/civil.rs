@@ -1,6 +1,9 @@
 //! Calendar arithmetic on the proleptic Gregorian calendar, UTC: what cron
-//! matching and the credential providers' expiry times need, without a date
-//! crate (the smallest, `time`, costs ~13 KB of component).
+//! matching and the credential providers' expiry times need. Kept over the
+//! `time` crate although aws-sigv4 links it already: these two functions
+//! through `time::Date` (0.3.55, `from_calendar_date`/`from_julian_day`) made
+//! the component 295 bytes larger (608,618 against 608,323 bytes, measured
+//! 2026-12-02, issue 16).
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`: eras of 400 years, years starting in March).

@@ -1,8 +1,8 @@
 //! The WIT exports: `datastream:target/kinesis`, backed by one [`Target`].
 
-use crate::batch::Record;
-use crate::config::{self, OutcomeDetail};
-use crate::report::{self, Failure, Origin, Outcome, codes};
+use crate::config;
+use crate::record::Record;
+use crate::report::{self, Failure, Origin, Outcome, OutcomeDetail, codes};
 use crate::target::Target;
 use crate::wasi_http::{WasiClock, WasiHttp};
 use std::cell::RefCell;

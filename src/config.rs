@@ -6,17 +6,21 @@
 //! config files yields strings), so both spellings are accepted.
 
 use crate::cron::CronSchedule;
+use crate::debug::Debug;
 use crate::encode::Protocol;
+// StreamRef is encode's; re-exported for callers that still name it here (bench/).
+pub use crate::encode::StreamRef;
 use crate::endpoint::Endpoint;
 use crate::normalize::FieldFormat;
 use crate::pacing::ShardLimits;
 use crate::partition_key::{PartitionKey, json};
+use crate::report::OutcomeDetail;
+use crate::retry::RetryPolicy;
 use serde_json::Value;
 use std::time::Duration;
 
 mod fields;
 use fields::Obj;
-pub(crate) use fields::kind as json_kind;
 
 /// Kinesis' own limit on records per PutRecords request.
 pub const MAX_EVENTS_LIMIT: u64 = 500;
@@ -32,10 +36,6 @@ pub const SIZE_LIMIT_CEILING: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_MAX_BUFFER_SIZE: u64 = 8 * 1024 * 1024;
 /// Default PutRecords requests in flight at once.
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 4;
-/// What `max_buffer_size` counts for each event besides its data and key:
-/// its record, its place in a request and in the report that settles it.
-/// Measured: 1-byte events held at the cap peak at about this per event.
-pub const EVENT_OVERHEAD: usize = 256;
 
 /// A configuration error: `field` is the dotted path, `message` the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,21 +61,6 @@ impl std::fmt::Display for ConfigError {
 
 pub use crate::credentials::Credentials;
 use crate::credentials::{AssumeRole, CredentialConfig, Environment, Source};
-
-/// Where the stream is named: by name, or by ARN (sent as `StreamARN`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamRef {
-    Name(String),
-    Arn(String),
-}
-
-impl StreamRef {
-    pub fn as_str(&self) -> &str {
-        match self {
-            StreamRef::Name(s) | StreamRef::Arn(s) => s,
-        }
-    }
-}
 
 /// A validated `amazonkinesis` target.
 #[derive(Debug, Clone)]
@@ -130,54 +115,6 @@ pub struct TargetConfig {
     pub pacing: Option<ShardLimits>,
     /// Extension `outcome_detail`: what a delivered outcome carries.
     pub outcome_detail: OutcomeDetail,
-}
-
-/// Extension `outcome_detail`: `full` hands back each delivered event's shard
-/// id and sequence number; `ids` only which ids were delivered (failures are
-/// always in full), which a host that only counts pays far less for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OutcomeDetail {
-    #[default]
-    Full,
-    Ids,
-}
-
-/// SPEC 6 `debug`: what the target logs through the host, and whether it sends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Debug {
-    /// `debug.status`: log each event (target name and content) before processing.
-    pub log_events: bool,
-    /// `debug.dont_send_logs` with `debug.status`: log, send nothing, hand each event back.
-    pub dont_send: bool,
-}
-
-/// Extension: when and how often retryable failures are sent again.
-///
-/// A failure that waiting would cure is held, not handed back: records are
-/// sent again until `max_duration` after their first attempt (5 minutes by
-/// default, past a minute's outage), and `max_retries` caps attempts only
-/// where it is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Re-sends of a record after its first attempt (`max_retries`); `None`: only time bounds them.
-    pub max_retries: Option<u32>,
-    /// Backoff ceiling before the first re-send; doubles per attempt (`retry_initial_backoff`).
-    pub initial_backoff: Duration,
-    /// Backoff ceiling never grows past this (`retry_max_backoff`).
-    pub max_backoff: Duration,
-    /// No re-send starts later than this after the record's first attempt (`retry_max_duration`).
-    pub max_duration: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: None,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            max_duration: Duration::from_secs(300),
-        }
-    }
 }
 
 const TARGET_FIELDS: &[&str] = &["name", "description", "type", "pipelines", "status", "properties"];

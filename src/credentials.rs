@@ -11,15 +11,16 @@
 
 use crate::endpoint::Endpoint;
 use crate::report::Failure;
+use crate::rng::{Draw, Rng, Stream};
 use crate::send::{Clock, Transport};
-use crate::sign::Signer;
+use crate::sign::{Keys, Signer};
 use std::time::{Duration, SystemTime};
 
-mod chain;
+pub mod chain;
 mod fetch;
 #[cfg(test)]
 pub(crate) use fetch::iso8601;
-mod metadata;
+pub(crate) mod metadata;
 mod sts;
 
 /// Credentials with the time they stop working, when they do.
@@ -41,6 +42,17 @@ impl std::fmt::Debug for Credentials {
             .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
             .field("expires", &self.expires)
             .finish()
+    }
+}
+
+/// What signing needs of them.
+impl<'a> From<&'a Credentials> for Keys<'a> {
+    fn from(c: &'a Credentials) -> Self {
+        Keys {
+            access_key_id: &c.access_key_id,
+            secret_access_key: &c.secret_access_key,
+            session_token: c.session_token.as_deref(),
+        }
     }
 }
 
@@ -132,17 +144,19 @@ pub struct Provider {
     cached: Option<Cached>,
     /// The last failure and the monotonic time until which it stands.
     failed: Option<(Duration, Failure)>,
-    jitter: u64,
+    jitter: Rng,
 }
 
 impl Provider {
+    /// A provider of `config`'s credentials for `region`; `seed` spreads the
+    /// refresh times of instances started together.
     pub fn new(config: CredentialConfig, region: &str, seed: u64) -> Self {
         Self {
             config,
             region: region.to_string(),
             cached: None,
             failed: None,
-            jitter: seed | 1,
+            jitter: Rng::new(seed, Stream::CREDENTIAL_REFRESH),
         }
     }
 
@@ -213,10 +227,7 @@ impl Provider {
     /// Refresh `REFRESH_AHEAD` plus jitter before expiry, or halfway for
     /// credentials that live shorter than that.
     fn cache(&mut self, credentials: Credentials, now: SystemTime) -> Cached {
-        self.jitter ^= self.jitter << 13;
-        self.jitter ^= self.jitter >> 7;
-        self.jitter ^= self.jitter << 17;
-        let ahead = REFRESH_AHEAD + Duration::from_millis(self.jitter % 60_000);
+        let ahead = REFRESH_AHEAD + Duration::from_millis(self.jitter.next_u64() % 60_000);
         let refresh_at = credentials.expires.map(|expires| {
             let life = expires.duration_since(now).unwrap_or_default();
             if life > ahead * 2 {

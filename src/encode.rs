@@ -8,9 +8,24 @@
 mod cbor;
 mod json;
 
-use crate::batch::Record;
-use crate::config::StreamRef;
+use crate::record::Record;
 use std::borrow::Cow;
+
+/// Where the stream is named: by name, or by ARN (sent as `StreamARN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamRef {
+    Name(String),
+    Arn(String),
+}
+
+impl StreamRef {
+    /// The name or the ARN.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StreamRef::Name(s) | StreamRef::Arn(s) => s,
+        }
+    }
+}
 
 /// `X-Amz-Target` of PutRecords.
 pub const PUT_RECORDS_TARGET: &str = "Kinesis_20131202.PutRecords";
@@ -140,7 +155,7 @@ impl PutRecordsEncoder {
     /// The request body for these records, in order.
     ///
     /// ```
-    /// use kinesis_target::{batch::Record, config::StreamRef, encode::PutRecordsEncoder};
+    /// use kinesis_target::{encode::{PutRecordsEncoder, StreamRef}, record::Record};
     /// let enc = PutRecordsEncoder::new(&StreamRef::Name("logs".into()), "pk", None);
     /// let body = enc.encode(&[Record::new(1, b"hi".to_vec())]);
     /// assert_eq!(body, br#"{"StreamName":"logs","Records":[{"Data":"aGk=","PartitionKey":"pk"}]}"#);

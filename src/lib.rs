@@ -2,10 +2,14 @@
 //! Amazon Kinesis Data Streams.
 //!
 //! The event's path through the modules: [`config`] (with [`cron`]) -> [`normalize`] ->
-//! [`partition_key`] -> [`batch`] (with [`aggregate`] and [`shards`]) -> [`encode`] -> [`sign`] -> [`send`] (over `wasi_http` in a
-//! component) -> [`response`] -> [`retry`] -> [`report`] and [`stats`];
-//! [`target`] drives it. Everything but the WASI
-//! glue also builds natively, for unit tests and benchmarks.
+//! [`partition_key`] -> [`batch`] (with [`aggregate`] and [`shards`]) -> [`encode`] ->
+//! [`sign`] (keys from [`credentials`]) -> [`send`] (over `wasi_http` in a component) ->
+//! [`response`] -> [`retry`] -> [`report`] and [`stats`]; [`target`] drives it.
+//! Each module owns its settings types and [`config`] builds them: no stage
+//! imports `config`, only [`target`], [`reach`] and the component glue. Shared by several stages, owned by
+//! none: [`record`] (the event itself), [`endpoint`], [`rng`] (one stream per
+//! use), [`debug`] (SPEC 6), and the JSON and XML readers. Everything but the
+//! WASI glue also builds natively, for unit tests and benchmarks.
 
 pub mod aggregate;
 pub mod batch;
@@ -13,14 +17,19 @@ mod civil;
 pub mod config;
 pub mod credentials;
 pub mod cron;
+pub mod debug;
 pub mod encode;
 pub mod endpoint;
+mod json;
 pub mod normalize;
 pub mod pacing;
 pub mod partition_key;
+pub mod reach;
+pub mod record;
 pub mod report;
 pub mod response;
 pub mod retry;
+pub mod rng;
 pub mod send;
 pub mod shards;
 pub mod sign;
@@ -28,6 +37,7 @@ pub mod stats;
 pub mod target;
 #[cfg(target_family = "wasm")]
 pub mod wasi_http;
+mod xml;
 
 #[cfg(target_family = "wasm")]
 mod component;

@@ -17,6 +17,7 @@
 //!   key stay on one shard, and distinct long keys do not collide the way
 //!   truncated ones would.
 
+use crate::rng::Draw;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -103,8 +104,8 @@ impl PartitionKey {
         self.parts.iter().any(|p| matches!(p, Part::Field { .. }))
     }
 
-    /// The key for one event. `seed` feeds `{{random}}` (xorshift: spread, not secrecy).
-    pub fn render(&self, data: &[u8], seed: &mut u64) -> String {
+    /// The key for one event. `random` feeds `{{random}}` (spread, not secrecy).
+    pub fn render(&self, data: &[u8], random: &mut impl Draw) -> String {
         let event: Option<Value> = if self.reads_fields() {
             serde_json::from_slice(data).ok()
         } else {
@@ -115,10 +116,7 @@ impl PartitionKey {
             match part {
                 Part::Literal(text) => key.push_str(text),
                 Part::Random => {
-                    *seed ^= *seed << 13;
-                    *seed ^= *seed >> 7;
-                    *seed ^= *seed << 17;
-                    key.push_str(&hex::encode(seed.to_be_bytes()));
+                    key.push_str(&hex::encode(random.next_u64().to_be_bytes()));
                 }
                 Part::Field { path, fallback } => match event.as_ref().and_then(|e| lookup(e, path)) {
                     Some(Value::String(s)) => key.push_str(s),

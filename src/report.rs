@@ -150,3 +150,13 @@ pub fn is_retryable_code(code: &str) -> bool {
             | "KMSThrottlingException"
     )
 }
+
+/// Extension `outcome_detail`: `full` hands back each delivered event's shard
+/// id and sequence number; `ids` only which ids were delivered (failures are
+/// always in full), which a host that only counts pays far less for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutcomeDetail {
+    #[default]
+    Full,
+    Ids,
+}

@@ -10,6 +10,7 @@ mod json;
 
 use crate::encode::Protocol;
 use crate::report::{Failure, Origin, codes, is_retryable_code};
+use crate::xml::element as xml_element;
 
 /// The result of one record of a PutRecords request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +164,9 @@ fn malformed(message: String) -> PutRecordsResponse {
     })
 }
 
-fn request_error(status: u16, error_type: Option<&str>, body: &[u8]) -> Failure {
+/// What a Kinesis error answer (any API: PutRecords, ListShards) says: its
+/// code and message from JSON, CBOR, the `x-amzn-ErrorType` header or XML.
+pub fn request_error(status: u16, error_type: Option<&str>, body: &[u8]) -> Failure {
     let text = String::from_utf8_lossy(body);
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let json_field = |keys: &[&str]| {
@@ -208,15 +211,6 @@ fn request_error(status: u16, error_type: Option<&str>, body: &[u8]) -> Failure 
 fn bare_code(code: &str) -> &str {
     let code = code.rsplit('#').next().unwrap_or(code);
     code.split(':').next().unwrap_or(code).trim()
-}
-
-/// The trimmed text of the first `<name>...</name>` in `text`, entities
-/// left as they are (moto's auth errors, STS answers).
-pub(crate) fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = start + text[start..].find(&format!("</{name}>"))?;
-    Some(text[start..end].trim())
 }
 
 fn clip(mut s: String) -> String {

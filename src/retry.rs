@@ -2,16 +2,45 @@
 //! jitter, bounded by time since the first attempt (and by attempts where
 //! `max_retries` is set).
 
-use crate::config::RetryPolicy;
 use crate::report::{Failure, codes};
+use crate::rng::{Draw, Rng, Stream};
 use std::time::Duration;
+
+/// Extension: when and how often retryable failures are sent again.
+///
+/// A failure that waiting would cure is held, not handed back: records are
+/// sent again until `max_duration` after their first attempt (5 minutes by
+/// default, past a minute's outage), and `max_retries` caps attempts only
+/// where it is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Re-sends of a record after its first attempt (`max_retries`); `None`: only time bounds them.
+    pub max_retries: Option<u32>,
+    /// Backoff ceiling before the first re-send; doubles per attempt (`retry_initial_backoff`).
+    pub initial_backoff: Duration,
+    /// Backoff ceiling never grows past this (`retry_max_backoff`).
+    pub max_backoff: Duration,
+    /// No re-send starts later than this after the record's first attempt (`retry_max_duration`).
+    pub max_duration: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: None,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            max_duration: Duration::from_secs(300),
+        }
+    }
+}
 
 /// Backoff draws for one target.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     policy: RetryPolicy,
-    /// xorshift64 state: jitter needs spread between instances, not secrecy.
-    state: u64,
+    /// Jitter needs spread between instances, not secrecy.
+    rng: Rng,
 }
 
 impl Backoff {
@@ -19,7 +48,7 @@ impl Backoff {
     pub fn new(policy: RetryPolicy, seed: u64) -> Self {
         Self {
             policy,
-            state: seed | 1,
+            rng: Rng::new(seed, Stream::RETRY),
         }
     }
 
@@ -27,7 +56,7 @@ impl Backoff {
     /// `[0, min(max_backoff, initial_backoff * 2^(retry-1))]` (full jitter).
     ///
     /// ```
-    /// use kinesis_target::{config::RetryPolicy, retry::Backoff};
+    /// use kinesis_target::retry::{Backoff, RetryPolicy};
     /// let mut b = Backoff::new(RetryPolicy::default(), 7);
     /// assert!(b.delay(1) <= RetryPolicy::default().initial_backoff);
     /// ```
@@ -38,10 +67,7 @@ impl Backoff {
             .initial_backoff
             .saturating_mul(1 << exp)
             .min(self.policy.max_backoff);
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        ceiling.mul_f64((self.state % 10_001) as f64 / 10_000.0)
+        ceiling.mul_f64((self.rng.next_u64() % 10_001) as f64 / 10_000.0)
     }
 
     /// Whether re-send number `retry` may still start, `elapsed` after the

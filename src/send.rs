@@ -1,5 +1,6 @@
-//! The HTTP exchange, behind a trait so the same delivery logic runs inside
-//! wasmtime (over `wasi:http`) and natively in tests and benchmarks.
+//! Sending: the HTTP exchange, behind a trait so the same delivery logic runs
+//! inside wasmtime (over `wasi:http`) and natively in tests and benchmarks,
+//! and [`exchange_blocking`], the one way of sending that waits.
 //!
 //! Exchanges are started and then advanced without blocking, so several
 //! PutRecords requests can be in flight at once; only [`Transport::wait`]
@@ -82,4 +83,31 @@ pub trait Clock {
     fn now(&self) -> SystemTime;
     /// Monotonic time since an arbitrary origin.
     fn monotonic(&self) -> Duration;
+}
+
+/// Starts `request` and waits for its end: each step is bounded by the
+/// request's timeout (the transport enforces it), the whole by three of them.
+/// For one-shot calls the caller cannot go on without (credential providers);
+/// PutRecords and ListShards are advanced without waiting instead.
+pub(crate) fn exchange_blocking<T: Transport, C: Clock>(
+    transport: &mut T,
+    clock: &C,
+    request: HttpRequest<'_>,
+) -> Result<HttpResponse, TransportError> {
+    let deadline = clock.monotonic() + request.timeout * 3;
+    let mut exchange = transport.start(request)?;
+    loop {
+        if let Some(ended) = transport.progress(&mut exchange) {
+            return ended;
+        }
+        let now = clock.monotonic();
+        if now >= deadline {
+            return Err(TransportError {
+                code: crate::report::codes::TIMEOUT,
+                message: "no answer in time".to_string(),
+                ambiguous: false,
+            });
+        }
+        transport.wait(&[&exchange], deadline - now);
+    }
 }

@@ -12,9 +12,8 @@
 //! call is tried again at most once per [`RETRY_AFTER`].
 
 use crate::aggregate::{Group, Placement};
-use crate::config::StreamRef;
-use crate::config::json_kind;
-use crate::encode::json_string;
+use crate::encode::{StreamRef, json_string};
+use crate::json::kind as json_kind;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -49,7 +48,21 @@ pub fn request_body(stream: &StreamRef, next_token: Option<&str>) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Reads a ListShards answer. Closed shards (those with an
+/// Reads a ListShards answer of `status`: an error answer as Kinesis errors
+/// are read (`CODE: message`), else the page.
+pub fn parse_answer(status: u16, error_type: Option<&str>, body: &[u8]) -> Result<Page, String> {
+    if !(200..300).contains(&status) {
+        return Err(said(crate::response::request_error(status, error_type, body)));
+    }
+    parse_page(body)
+}
+
+/// A failed ListShards call as the fallback's log line names it.
+pub(crate) fn said(failure: crate::report::Failure) -> String {
+    format!("{}: {}", failure.code, failure.message)
+}
+
+/// Reads a ListShards answer's body. Closed shards (those with an
 /// `EndingSequenceNumber`, kept for their retention after resharding) are left out.
 pub fn parse_page(body: &[u8]) -> Result<Page, String> {
     let value: Value =

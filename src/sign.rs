@@ -4,7 +4,6 @@
 //! it from the URL authority (which `Endpoint` normalized to the same string),
 //! and some component hosts refuse requests that set it themselves.
 
-use crate::credentials::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -12,6 +11,19 @@ use std::time::SystemTime;
 
 /// Signing service name of Kinesis Data Streams.
 pub const SERVICE: &str = "kinesis";
+
+/// What SigV4 signs with: an access key pair and, for temporary
+/// credentials, their session token. Borrowed: `credentials` builds it from
+/// what it fetched, so signing does not depend on how keys are found.
+#[derive(Clone, Copy)]
+pub struct Keys<'a> {
+    /// `AKIA...` (long-term) or `ASIA...` (temporary).
+    pub access_key_id: &'a str,
+    /// The secret the signature is keyed with; never sent.
+    pub secret_access_key: &'a str,
+    /// Sent as `x-amz-security-token` with temporary credentials.
+    pub session_token: Option<&'a str>,
+}
 
 /// Signs requests for one set of credentials and region.
 #[derive(Debug, Clone)]
@@ -23,16 +35,16 @@ pub struct Signer {
 
 impl Signer {
     /// A signer for Kinesis.
-    pub fn new(credentials: &Credentials, region: &str) -> Self {
-        Self::for_service(credentials, region, SERVICE)
+    pub fn new<'a>(keys: impl Into<Keys<'a>>, region: &str) -> Self {
+        Self::for_service(keys.into(), region, SERVICE)
     }
 
     /// A signer for another service (`sts` for `AssumeRole`).
-    pub fn for_service(credentials: &Credentials, region: &str, service: &'static str) -> Self {
+    pub fn for_service(keys: Keys<'_>, region: &str, service: &'static str) -> Self {
         let creds = aws_credential_types::Credentials::new(
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key.clone(),
-            credentials.session_token.clone(),
+            keys.access_key_id.to_string(),
+            keys.secret_access_key.to_string(),
+            keys.session_token.map(str::to_string),
             None,
             "config",
         );
@@ -50,9 +62,9 @@ impl Signer {
     /// headers to add (`x-amz-date`, `authorization`, `x-amz-security-token`).
     ///
     /// ```
-    /// use kinesis_target::{credentials::Credentials, sign::Signer};
-    /// let creds = Credentials { access_key_id: "AKID".into(), secret_access_key: "s".into(), session_token: None, expires: None };
-    /// let added = Signer::new(&creds, "us-east-1")
+    /// use kinesis_target::sign::{Keys, Signer};
+    /// let keys = Keys { access_key_id: "AKID", secret_access_key: "s", session_token: None };
+    /// let added = Signer::new(keys, "us-east-1")
     ///     .sign("https", "kinesis.us-east-1.amazonaws.com", &[("content-type", "application/x-amz-json-1.1")], b"{}", std::time::UNIX_EPOCH)
     ///     .unwrap();
     /// assert!(added.iter().any(|(k, v)| k == "authorization" && v.contains("SignedHeaders=content-type;host;x-amz-date")));

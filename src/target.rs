@@ -6,30 +6,31 @@
 //! and [`Target::flush`]: `push` starts requests and returns.
 //!
 //! Here: intake (`push`) and the calls a host makes. The send side is in
-//! `delivery`, one attempt in `exchange`, scheduled runs in `schedule`, the
-//! debug line in `debug`.
+//! `delivery`, one attempt in `exchange`, scheduled runs in `schedule`; the
+//! debug line is [`crate::debug`]'s.
 
 use crate::aggregate::Packer;
-use crate::batch::{BatchLimits, Batcher, Record};
+use crate::batch::{BatchLimits, Batcher};
 use crate::config::TargetConfig;
 use crate::credentials::Provider;
+use crate::debug::event_line;
 use crate::encode::PutRecordsEncoder;
 use crate::normalize::{self, FieldFormat, Normalized};
 use crate::partition_key::DEFAULT_KEY;
+use crate::record::Record;
 use crate::report::{EventOutcome, Failure, Outcome, Report, codes};
 use crate::retry::Backoff;
+use crate::rng::{Draw, Rng, Stream};
 use crate::send::{Clock, Log, Transport};
 use crate::shards::Shards;
 use crate::stats::Stats;
 use std::time::Duration;
 
-mod debug;
 mod delivery;
 mod exchange;
 mod grouping;
 mod lanes;
 mod schedule;
-use debug::event_line;
 use exchange::{Outbound, Waiting};
 use grouping::Grouping;
 use lanes::Lanes;
@@ -47,9 +48,9 @@ struct Gate {
 }
 
 /// What `max_buffer_size` counts for a record: its data and key, and what
-/// holding it costs besides ([`crate::config::EVENT_OVERHEAD`]).
+/// holding it costs besides ([`crate::stats::EVENT_OVERHEAD`]).
 fn held_size(record: &Record) -> usize {
-    record.data.len() + record.partition_key.as_ref().map_or(0, String::len) + crate::config::EVENT_OVERHEAD
+    record.data.len() + record.partition_key.as_ref().map_or(0, String::len) + crate::stats::EVENT_OVERHEAD
 }
 
 /// A configured `amazonkinesis` target and the events it holds.
@@ -77,7 +78,7 @@ pub struct Target<T: Transport, C, L> {
     /// When the open batch got its first event (monotonic), for `batch_timeout`.
     open_since: Option<Duration>,
     /// Feeds `{{random}}` partition keys.
-    key_seed: u64,
+    keys: Rng,
     /// With `aggregation`: which events may share a Kinesis record.
     grouping: Option<Grouping>,
     /// The shard map, when keys differ per event and pacing or aggregation use it.
@@ -103,7 +104,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             runs,
             flushing: false,
             open_since: None,
-            key_seed: seed | 1,
+            keys: Rng::new(seed, Stream::PARTITION_KEY),
             encoder: encoder(&config),
             credentials: Provider::new(config.credentials.clone(), &config.region, seed),
             batcher: batcher(&config),
@@ -135,7 +136,9 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub fn reconfigure(&mut self, config: TargetConfig) {
         self.flush();
         self.encoder = encoder(&config);
-        self.credentials = Provider::new(config.credentials.clone(), &config.region, self.key_seed);
+        // A fresh seed for the refresh jitter: any draw will do, its own stream remixes it.
+        let seed = self.keys.next_u64();
+        self.credentials = Provider::new(config.credentials.clone(), &config.region, seed);
         self.batcher = batcher(&config);
         self.grouping = Grouping::new(&config);
         self.shards = grouping::wants_shard_map(&config).then(Shards::default);
@@ -162,7 +165,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         if self.config.enabled && !self.config.debug.dont_send {
             self.refresh_shards_if_due();
         }
-        let overhead = crate::config::EVENT_OVERHEAD;
+        let overhead = crate::stats::EVENT_OVERHEAD;
         for mut record in events.by_ref() {
             if !self.config.enabled {
                 self.log_event(&record);
@@ -198,7 +201,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 continue;
             }
             if self.config.partition_key.as_static().is_none() {
-                record.partition_key = Some(self.config.partition_key.render(&record.data, &mut self.key_seed));
+                record.partition_key = Some(self.config.partition_key.render(&record.data, &mut self.keys));
             }
             let size = self.batcher.record_size(&record);
             if size > self.config.max_record_size {

@@ -1,6 +1,7 @@
 //! Typed, path-aware reads of the JSON config: every error names the field.
 
 use super::ConfigError;
+use crate::json::kind;
 use crate::partition_key::json;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -142,16 +143,4 @@ impl<'a> Obj<'a> {
 pub(super) fn parse_f64(s: &str) -> Option<f64> {
     // As a `Value` from a slice: the reader and visitor the component already links.
     serde_json::from_slice::<Value>(s.as_bytes()).ok()?.as_f64()
-}
-
-/// How a JSON value is named in error messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }

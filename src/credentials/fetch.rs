@@ -1,36 +1,9 @@
-//! One exchange with a credential provider, waited for, and what its
-//! answer means.
+//! What a credential provider's answer means: retryable statuses, expiry
+//! times, failures. The exchange itself is [`crate::send::exchange_blocking`].
 
 use crate::civil::{civil_from_days, days_from_civil};
 use crate::report::Failure;
-use crate::send::{Clock, HttpRequest, HttpResponse, Transport, TransportError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Starts `request` and waits for its end: each step is bounded by the
-/// request's timeout (the transport enforces it), the whole by three of them.
-/// Also how a target asks Kinesis for its shards (ListShards).
-pub(crate) fn fetch<T: Transport, C: Clock>(
-    transport: &mut T,
-    clock: &C,
-    request: HttpRequest<'_>,
-) -> Result<HttpResponse, TransportError> {
-    let deadline = clock.monotonic() + request.timeout * 3;
-    let mut exchange = transport.start(request)?;
-    loop {
-        if let Some(ended) = transport.progress(&mut exchange) {
-            return ended;
-        }
-        let now = clock.monotonic();
-        if now >= deadline {
-            return Err(TransportError {
-                code: crate::report::codes::TIMEOUT,
-                message: "no answer in time".to_string(),
-                ambiguous: false,
-            });
-        }
-        transport.wait(&[&exchange], deadline - now);
-    }
-}
 
 /// Worth asking again soon: the provider was unreachable, busy or failing.
 pub(super) fn retryable_status(status: u16) -> bool {

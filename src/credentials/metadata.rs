@@ -3,10 +3,10 @@
 //! (IMDSv2 only: a PUT for a session token, then GETs that carry it).
 
 use super::Credentials;
-use super::fetch::{check_expiry, failure, fetch, parse_time, retryable_status};
+use super::fetch::{check_expiry, failure, parse_time, retryable_status};
 use crate::endpoint::{Endpoint, Scheme};
 use crate::report::{Failure, codes};
-use crate::send::{Clock, HttpRequest, Method, Transport};
+use crate::send::{Clock, HttpRequest, Method, Transport, exchange_blocking};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ impl Call<'_> {
                 body: Vec::new(),
                 timeout: self.timeout,
             };
-            let (message, retryable) = match fetch(t, c, request) {
+            let (message, retryable) = match exchange_blocking(t, c, request) {
                 Ok(answer) if answer.status == 200 => return Ok(answer.body),
                 Ok(answer) => (format!("HTTP {}", answer.status), retryable_status(answer.status)),
                 Err(e) => (format!("{}: {}", e.code, e.message), true),
@@ -74,6 +74,18 @@ impl Call<'_> {
     }
 }
 
+/// Where instance metadata is: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, or the
+/// default of `..._ENDPOINT_MODE` (IPv4 unless `IPv6`).
+pub(crate) fn instance_endpoint(env: &super::Environment) -> Result<Endpoint, String> {
+    let ipv6 = env
+        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ipv6"));
+    let url =
+        env.var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+            .unwrap_or(if ipv6 { IMDS_DEFAULT_IPV6 } else { IMDS_DEFAULT });
+    Endpoint::parse(url.trim_end_matches('/')).map_err(|e| format!("AWS_EC2_METADATA_SERVICE_ENDPOINT {e}"))
+}
+
 /// EC2 instance metadata, IMDSv2: `AWS_EC2_METADATA_SERVICE_ENDPOINT` (or
 /// `..._ENDPOINT_MODE=IPv6`) says where.
 pub(super) fn instance<T: Transport, C: Clock>(
@@ -82,14 +94,7 @@ pub(super) fn instance<T: Transport, C: Clock>(
     c: &C,
 ) -> Result<Credentials, Failure> {
     let code = codes::INSTANCE_METADATA_CREDENTIALS_ERROR;
-    let ipv6 = env
-        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
-        .is_some_and(|m| m.eq_ignore_ascii_case("ipv6"));
-    let url =
-        env.var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-            .unwrap_or(if ipv6 { IMDS_DEFAULT_IPV6 } else { IMDS_DEFAULT });
-    let endpoint = Endpoint::parse(url.trim_end_matches('/'))
-        .map_err(|e| failure(code, format!("AWS_EC2_METADATA_SERVICE_ENDPOINT {e}"), false))?;
+    let endpoint = instance_endpoint(env).map_err(|e| failure(code, e, false))?;
     let call = Call {
         code,
         what: "instance metadata (IMDSv2)",
@@ -116,6 +121,29 @@ pub(super) fn instance<T: Transport, C: Clock>(
     Ok(credentials)
 }
 
+/// Where container credentials are, and their path:
+/// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` on 169.254.170.2, else
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` (plain http only to the agent or
+/// this machine, as in the SDKs).
+pub(crate) fn container_endpoint(env: &super::Environment) -> Result<(Endpoint, String), String> {
+    let url = match env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        Some(relative) => format!("{CONTAINER_HOST}{relative}"),
+        None => env
+            .var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let (endpoint, path) =
+        Endpoint::parse_with_path(&url).map_err(|e| format!("AWS_CONTAINER_CREDENTIALS_*_URI {e}"))?;
+    if endpoint.scheme == Scheme::Http && !allowed_http_host(&endpoint.authority) {
+        return Err(format!(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https, or http to a loopback or ECS/EKS agent address, got host {:?}",
+            endpoint.authority
+        ));
+    }
+    Ok((endpoint, path))
+}
+
 /// ECS / EKS Pod Identity: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` (on
 /// 169.254.170.2) or `AWS_CONTAINER_CREDENTIALS_FULL_URI`, with the token of
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` or `..._TOKEN` when set.
@@ -125,26 +153,7 @@ pub(super) fn container<T: Transport, C: Clock>(
     c: &C,
 ) -> Result<Credentials, Failure> {
     let code = codes::CONTAINER_CREDENTIALS_ERROR;
-    let url = match env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
-        Some(relative) => format!("{CONTAINER_HOST}{relative}"),
-        None => env
-            .var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let (endpoint, path) = Endpoint::parse_with_path(&url)
-        .map_err(|e| failure(code, format!("AWS_CONTAINER_CREDENTIALS_*_URI {e}"), false))?;
-    if endpoint.scheme == Scheme::Http && !allowed_http_host(&endpoint.authority) {
-        // As the SDKs: plain http only to the container agent or this machine.
-        return Err(failure(
-            code,
-            format!(
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https, or http to a loopback or ECS/EKS agent address, got host {:?}",
-                endpoint.authority
-            ),
-            false,
-        ));
-    }
+    let (endpoint, path) = container_endpoint(env).map_err(|e| failure(code, e, false))?;
     let token = match env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
         Some(file) => Some(std::fs::read_to_string(file).map_err(|e| {
             failure(

@@ -6,13 +6,13 @@
 //! five values we need are plain text, and a parser would cost the component
 //! more than everything else here.
 
-use super::fetch::{check_expiry, failure, fetch, parse_time, retryable_status};
+use super::fetch::{check_expiry, failure, parse_time, retryable_status};
 use super::{AssumeRole, Credentials};
 use crate::endpoint::{Endpoint, Scheme};
 use crate::report::{Failure, codes};
-use crate::response::xml_element as element;
-use crate::send::{Clock, HttpRequest, Method, Transport};
+use crate::send::{Clock, HttpRequest, Method, Transport, exchange_blocking};
 use crate::sign::Signer;
+use crate::xml::element;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ pub(super) fn assume_role<T: Transport, C: Clock>(
         Scheme::Https => "https",
     };
     let mut headers = vec![("content-type".to_string(), FORM.to_string())];
-    let signed = Signer::for_service(base, region, "sts")
+    let signed = Signer::for_service(base.into(), region, "sts")
         .sign(
             scheme,
             &endpoint.authority,
@@ -97,7 +97,7 @@ fn call<T: Transport, C: Clock>(
         body: body.into_bytes(),
         timeout: TIMEOUT,
     };
-    let answer = fetch(t, c, request)
+    let answer = exchange_blocking(t, c, request)
         .map_err(|e| failure(code, format!("STS {action} at {url}: {}: {}", e.code, e.message), true))?;
     let xml = String::from_utf8_lossy(&answer.body);
     if answer.status != 200 {

@@ -5,8 +5,8 @@
 //! Definite lengths throughout, so the body is sized exactly before it is
 //! written, as the JSON body is.
 
+use super::StreamRef;
 use super::Wire;
-use crate::config::StreamRef;
 use minicbor::Encoder;
 use std::convert::Infallible;
 
@@ -118,7 +118,7 @@ fn head_len(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use crate::batch::Record;
-    use crate::config::StreamRef;
+    use crate::encode::StreamRef;
     use crate::encode::{Protocol, PutRecordsEncoder};
     use minicbor::Decoder;
 

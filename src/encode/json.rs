@@ -1,8 +1,7 @@
 //! The PutRecords body in the JSON 1.1 protocol: each event's data base64'd
 //! straight into a body allocated at its exact final size.
 
-use super::{Wire, json_string};
-use crate::config::StreamRef;
+use super::{StreamRef, Wire, json_string};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 

@@ -7,6 +7,7 @@
 //!     SigV4Auth(Credentials(AKID, SECRET, token), "kinesis", "us-east-1").add_auth(req)
 //! ```
 use super::*;
+use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -2,10 +2,10 @@
 //! what its answer (or its failure) means for each record.
 
 use crate::aggregate::{self, Aggregate};
-use crate::batch::Record;
 use crate::config::TargetConfig;
 use crate::encode::{Outgoing, Protocol, PutRecordsEncoder};
 use crate::endpoint::Scheme;
+use crate::record::Record;
 use crate::report::{Failure, Origin, codes};
 use crate::response::{self, PutRecordsResponse, RecordResult};
 use crate::send::{Exchanged, HttpRequest, Method};

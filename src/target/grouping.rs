@@ -6,11 +6,10 @@
 use super::exchange;
 use super::{Target, TargetConfig};
 use crate::aggregate::{self, Aggregate, Group, Packer, Placement};
-use crate::batch::Record;
 use crate::encode::Protocol;
 use crate::partition_key::DEFAULT_KEY;
+use crate::record::Record;
 use crate::report::{Failure, Outcome};
-use crate::response::{self, PutRecordsResponse};
 use crate::send::{Clock, Log, Transport};
 use crate::shards::{self, LIST_SHARDS_TARGET, Shard, Shards};
 
@@ -106,14 +105,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                     self.clock.now(),
                 )
             })
-            .map_err(said)
+            .map_err(shards::said)
             .and_then(|mut request| {
                 request.timeout = request.timeout.min(shards::TIMEOUT);
                 let deadline = self.clock.monotonic() + request.timeout * 3;
                 let exchange = self
                     .transport
                     .start(request)
-                    .map_err(|e| said(Failure::target(e.code, e.message, false)))?;
+                    .map_err(|e| shards::said(Failure::target(e.code, e.message, false)))?;
                 Ok((exchange, deadline))
             });
         match started {
@@ -136,20 +135,13 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub(super) fn progress_listing(&mut self) {
         let Some(listing) = self.listing.as_mut() else { return };
         let ended = match self.transport.progress(&mut listing.exchange) {
-            Some(ended) => ended.map_err(|e| said(Failure::target(e.code, e.message, false))),
+            Some(ended) => ended.map_err(|e| shards::said(Failure::target(e.code, e.message, false))),
             None if self.clock.monotonic() >= listing.deadline => Err("Timeout: no ListShards answer in time".into()),
             None => return,
         };
         let Listing { mut listed, pages, .. } = self.listing.take().expect("a listing");
-        let page = ended.and_then(|answer| {
-            if !(200..300).contains(&answer.status)
-                && let PutRecordsResponse::RequestFailed(f) =
-                    response::parse(answer.status, answer.error_type.as_deref(), &answer.body, 0)
-            {
-                return Err(said(f));
-            }
-            shards::parse_page(&answer.body)
-        });
+        let page =
+            ended.and_then(|answer| shards::parse_answer(answer.status, answer.error_type.as_deref(), &answer.body));
         match page {
             Ok((page, next)) => {
                 listed.extend(page);
@@ -250,9 +242,4 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         packer.take()
     }
-}
-
-/// A failure as the fallback's log line names it.
-fn said(failure: Failure) -> String {
-    format!("{}: {}", failure.code, failure.message)
 }
