@@ -70,25 +70,36 @@ fn main() {
 /// installs the toolchain itself; on a machine that already had the toolchain
 /// the target may be missing, so add it here once.
 fn ensure_target_installed(root: &Path) {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok();
-    let installed = sysroot
-        .map(|o| {
-            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
-                .join("lib/rustlib")
-                .join(TARGET)
-                .exists()
-        })
-        .unwrap_or(false);
-    if !installed {
-        println!("cargo:warning=installing the {TARGET} target with rustup");
-        let ok = Command::new("rustup")
-            .current_dir(root)
-            .args(["target", "add", TARGET])
-            .status();
-        assert!(
-            matches!(ok, Ok(s) if s.success()),
-            "`rustup target add {TARGET}` failed; run it by hand"
-        );
+    if target_installed(root) {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup");
+    let ok = Command::new("rustup")
+        .current_dir(root)
+        .args(["target", "add", TARGET])
+        .status();
+    assert!(
+        matches!(ok, Ok(s) if s.success()),
+        "`rustup target add {TARGET}` failed; run it by hand"
+    );
+}
+
+/// Whether the toolchain the guest build uses (rust-toolchain.toml's, from
+/// the workspace root, as the nested cargo runs) has the target's standard
+/// library. Asked of plain `rustc` in `root`: the build script's `$RUSTC`
+/// may be another toolchain's compiler, whose sysroot lacks the target.
+fn target_installed(root: &Path) -> bool {
+    let output = Command::new("rustc")
+        .current_dir(root)
+        .env_remove("RUSTC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output();
+    match output {
+        Ok(o) if o.status.success() => {
+            let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+            std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+        }
+        _ => false,
     }
 }

@@ -4,9 +4,9 @@
 //! `cargo run --release -p kinesis-host --example embed` ships three events
 //! to the embedded local endpoint and prints each outcome.
 
-use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig};
 use kinesis_host::runtime::EMBEDDED_COMPONENT;
 use kinesis_host::{KinesisRuntime, OutboundPolicy, RuntimeOptions, wit};
+use kinesis_local_endpoint::{LocalEndpoint, LocalEndpointConfig};
 use std::time::Duration;
 
 #[tokio::main]
@@ -30,8 +30,8 @@ async fn main() -> anyhow::Result<()> {
     let config = serde_json::json!({
         "name": "app", "type": "amazonkinesis",
         "properties": {
-            "key": kinesis_host::local_endpoint::DEFAULT_ACCESS_KEY,
-            "secret": kinesis_host::local_endpoint::DEFAULT_SECRET_KEY,
+            "key": kinesis_local_endpoint::DEFAULT_ACCESS_KEY,
+            "secret": kinesis_local_endpoint::DEFAULT_SECRET_KEY,
             "region": "us-east-1", "endpoint": endpoint.url(), "stream": "app-logs"
         }
     });

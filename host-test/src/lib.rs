@@ -5,19 +5,21 @@
 //! - [`tenant`]: a target instance plus the bookkeeping that proves every
 //!   event comes back exactly once.
 //! - [`config_file`]: the user's YAML/JSON `targets:` file, with `${VAR}`.
-//! - [`local_endpoint`]: a small in-process Kinesis endpoint for the demo
-//!   and tests.
+//!
+//! The local endpoint the demo, the tests and the benchmarks send to is a
+//! crate of its own (`kinesis-local-endpoint`), not part of this library.
 
 pub mod compile_cache;
 pub mod config_file;
-pub mod local_endpoint;
+pub mod grants;
+pub mod options;
 pub mod outbound;
 pub mod runtime;
 pub mod send;
 pub mod tenant;
 
+pub use grants::{CREDENTIAL_CHAIN_VARS, Grants};
+pub use options::{DebugLog, RuntimeOptions, Transport};
 pub use outbound::OutboundPolicy;
-pub use runtime::{
-    Answerer, CREDENTIAL_CHAIN_VARS, Grants, HostStats, KinesisRuntime, RuntimeOptions, TargetInstance, wit,
-};
+pub use runtime::{HostStats, KinesisRuntime, TargetInstance, wit};
 pub use tenant::Tenant;

@@ -2,11 +2,15 @@
 //!
 //! The host decides from the target's config and the [`Grants`] it gave,
 //! never from what the component says: the configured Kinesis endpoint and,
-//! when its credentials come from a provider, that provider's endpoint. Any
+//! when its credentials come from a provider, that provider's endpoint. The
+//! rules that find them are the component's own (`kinesis_target::reach`,
+//! the guest crate linked natively), so host and guest cannot disagree. Any
 //! other request is refused with `HttpRequestDenied`, which the component
 //! reports as a permanent failure of the events it carried.
 
-use crate::runtime::Grants;
+use crate::grants::Grants;
+use kinesis_target::credentials::Environment;
+use kinesis_target::endpoint::Scheme;
 use serde_json::Value;
 
 /// What a tenant may reach.
@@ -61,58 +65,13 @@ impl Allowed {
             OutboundPolicy::AlsoAllow(list) => (&list[..], None),
             OutboundPolicy::Only(list) => (&[][..], Some(&list[..])),
         };
-        let props = config.get("properties").cloned().unwrap_or(Value::Null);
-        let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-        let env = |k: &str| {
-            grants
-                .env
-                .iter()
-                .find(|(name, v)| name == k && !v.is_empty())
-                .map(|(_, v)| v.as_str())
-        };
-        let region = text("region").unwrap_or("us-east-1");
-        let suffix = if region.starts_with("cn-") {
-            "amazonaws.com.cn"
-        } else {
-            "amazonaws.com"
-        };
-        let mut urls: Vec<String> = Vec::new();
-        let kinesis = text("endpoint")
-            .or_else(|| env("AWS_ENDPOINT_URL_KINESIS"))
-            .or_else(|| env("AWS_ENDPOINT_URL"));
-        urls.push(kinesis.map_or_else(|| format!("https://kinesis.{region}.{suffix}"), str::to_string));
-
-        let static_keys = text("key").is_some() && text("secret").is_some();
-        let sts = || {
-            text("sts_endpoint")
-                .or_else(|| env("AWS_ENDPOINT_URL_STS"))
-                .or_else(|| env("AWS_ENDPOINT_URL"))
-                .map_or_else(|| format!("https://sts.{region}.{suffix}"), str::to_string)
-        };
-        if text("role_arn").is_some() {
-            urls.push(sts());
-        }
-        // The chain's source, in its order (README "Credentials"): only the
-        // one it will use is reachable.
-        if !static_keys && env("AWS_ACCESS_KEY_ID").is_none() {
-            if env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() {
-                urls.push(sts());
-            } else if let Some(relative) = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
-                urls.push(format!("http://169.254.170.2{relative}"));
-            } else if let Some(full) = env("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-                urls.push(full.to_string());
-            } else if !env("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-                let ipv6 =
-                    env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").is_some_and(|m| m.eq_ignore_ascii_case("ipv6"));
-                let default = if ipv6 {
-                    "http://[fd00:ec2::254]"
-                } else {
-                    "http://169.254.169.254"
-                };
-                urls.push(env("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or(default).to_string());
-            }
-        }
-        let mut authorities: Vec<String> = urls.iter().filter_map(|u| url_authority(u)).collect();
+        // The component's own rules, linked natively: what it will contact
+        // is what it is allowed, and the two cannot drift apart.
+        let env = Environment::from_vars(grants.env.iter().cloned());
+        let mut authorities: Vec<String> = kinesis_target::reach::endpoints(&config.to_string(), env)
+            .iter()
+            .map(|e| with_port(&e.authority, e.scheme == Scheme::Https))
+            .collect();
         authorities.extend(extra.iter().map(|a| with_port(&a.to_ascii_lowercase(), false)));
         if let Some(only) = only {
             let only: Vec<String> = only.iter().map(|a| with_port(&a.to_ascii_lowercase(), false)).collect();
@@ -150,13 +109,6 @@ impl Allowed {
     pub fn authorities(&self) -> &[String] {
         &self.authorities
     }
-}
-
-/// `host:port` of an `http(s)://` URL.
-fn url_authority(url: &str) -> Option<String> {
-    let uri: http::Uri = url.trim().parse().ok()?;
-    let https = uri.scheme_str() == Some("https");
-    Some(with_port(&uri.authority()?.as_str().to_ascii_lowercase(), https))
 }
 
 /// `authority` with its port made explicit.

@@ -3,7 +3,8 @@
 //! trusting it, so a component bug shows up as a counted protocol error and
 //! an explicit failure, never as a silently lost event.
 
-use crate::runtime::{Grants, HostStats, KinesisRuntime, TargetInstance, wit};
+use crate::grants::Grants;
+use crate::runtime::{HostStats, KinesisRuntime, TargetInstance, wit};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;

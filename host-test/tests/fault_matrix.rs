@@ -9,10 +9,10 @@
 //! - an event is stored more than once only after ambiguous failures, and
 //!   the component's `ambiguous_retries` counts at least every duplicate.
 
-use kinesis_host::local_endpoint::{
+use kinesis_host::{KinesisRuntime, Tenant, wit};
+use kinesis_local_endpoint::{
     DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Faults, LocalEndpoint, LocalEndpointConfig, RequestError,
 };
-use kinesis_host::{KinesisRuntime, Tenant, wit};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig, Outage, OutageKind, ShardLimits};
+use kinesis_local_endpoint::{LocalEndpoint, LocalEndpointConfig, Outage, OutageKind, ShardLimits};
 
 /// What the command line asks for.
 struct Args {

@@ -1,5 +1,5 @@
 """Scenarios at Kinesis' own limits, through `kinesis-host run`: the local
-endpoint run standalone (`examples/local_endpoint`) with per-shard write
+endpoint run standalone (the `kinesis-local-endpoint` runner) with per-shard write
 limits (1,000 records/s, 1 MiB/s), another producer's share, or an outage;
 the CLI ships a generated input to it and its JSON report is read.
 
@@ -29,9 +29,9 @@ DEFAULTS_0_2_0 = {"shard_pacing": False, "max_retries": 3, "retry_max_duration":
 
 def endpoint_bin(host_bin: str) -> str:
     """The standalone local endpoint next to the CLI (cargo builds it with the tests)."""
-    path = os.environ.get("LOCAL_ENDPOINT_BIN") or str(Path(host_bin).parent / "examples" / "local_endpoint")
+    path = os.environ.get("LOCAL_ENDPOINT_BIN") or str(Path(host_bin).parent / "kinesis-local-endpoint")
     if not os.access(path, os.X_OK):
-        raise AssertionError(f"{path} is not built: cargo build --release -p kinesis-host --examples")
+        raise AssertionError(f"{path} is not built: cargo build --release --workspace")
     return path
 
 

@@ -8,8 +8,8 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::local_endpoint::faults::Delivery;
-use crate::local_endpoint::{Faults, LocalEndpoint, RequestError};
+use crate::faults::Delivery;
+use crate::{Faults, LocalEndpoint, RequestError};
 
 /// A handler state with these faults and a 2-shard stream "s".
 fn faulty(faults: Faults) -> State {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::faults::faulty_endpoint;
 use super::server::{exchange, post};
-use crate::local_endpoint::{Faults, LocalEndpoint};
+use crate::{Faults, LocalEndpoint};
 
 fn put_body(records: &[&str]) -> Value {
     let records: Vec<Value> = records

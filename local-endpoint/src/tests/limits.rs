@@ -13,8 +13,8 @@ use tokio::net::TcpStream;
 
 use super::server::{exchange, post};
 use super::*;
-use crate::local_endpoint::limits::Buckets;
-use crate::local_endpoint::{LocalEndpoint, Outage, OutageKind, ShardLimits};
+use crate::limits::Buckets;
+use crate::{LocalEndpoint, Outage, OutageKind, ShardLimits};
 
 /// A handler state enforcing `limits` on a 2-shard stream "s".
 fn limited(limits: ShardLimits) -> State {

@@ -5,7 +5,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::*;
-use crate::local_endpoint::LocalEndpoint;
+use crate::LocalEndpoint;
 
 /// Sends a signed request over HTTP/1.1 and returns (status line, JSON body).
 pub(super) async fn post(endpoint: &LocalEndpoint, op: &str, body: Value) -> (String, Value) {

@@ -2,20 +2,30 @@
 //! Kinesis endpoint (signature-checked, limits enforced: the request limits
 //! and Kinesis' per-shard write limits) and the run ends by showing what
 //! arrived.
+//!
+//! The endpoint is the `kinesis-local-endpoint` crate, compiled in only with
+//! the `demo` feature (on by default); without it, `run` needs `--config`.
 
 use kinesis_host::config_file::TargetDef;
-use kinesis_host::local_endpoint::{LocalEndpoint, LocalEndpointConfig, ShardLimits};
+#[cfg(feature = "demo")]
+use kinesis_local_endpoint::{LocalEndpoint, LocalEndpointConfig, ShardLimits};
+#[cfg(not(feature = "demo"))]
+pub use without::Demo;
 
+#[cfg(feature = "demo")]
 const STREAM: &str = "demo-logs";
 /// Eight shards take 8,000 events a second at Kinesis' limits; the demo's
 /// random partition keys spread the events over all of them.
+#[cfg(feature = "demo")]
 const SHARDS: u32 = 8;
 
+#[cfg(feature = "demo")]
 pub struct Demo {
     endpoint: LocalEndpoint,
     config: LocalEndpointConfig,
 }
 
+#[cfg(feature = "demo")]
 impl Demo {
     pub async fn start() -> anyhow::Result<Self> {
         // Kinesis' 1000 records and 1 MiB per second per shard, so the demo
@@ -78,5 +88,31 @@ impl Demo {
 
     pub async fn stop(self) {
         self.endpoint.shutdown().await;
+    }
+}
+
+/// A CLI built with `--no-default-features`: no endpoint to start.
+#[cfg(not(feature = "demo"))]
+mod without {
+    use kinesis_host::config_file::TargetDef;
+
+    pub enum Demo {}
+
+    impl Demo {
+        pub async fn start() -> anyhow::Result<Self> {
+            anyhow::bail!("this kinesis-host was built without the demo (cargo feature `demo`): give --config FILE")
+        }
+
+        pub fn target(&self) -> TargetDef {
+            match *self {}
+        }
+
+        pub fn show_arrivals(&self) {
+            match *self {}
+        }
+
+        pub async fn stop(self) {
+            match self {}
+        }
     }
 }

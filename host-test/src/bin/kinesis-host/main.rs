@@ -193,7 +193,8 @@ async fn run(args: RunArgs) -> Result<u8, String> {
             OutboundPolicy::ConfiguredEndpoints
         },
         extra_ca: args.ca_file.clone(),
-        answerer: None,
+        transport: None,
+        debug_log: None,
     };
     let cache_dir = if args.no_compile_cache {
         None
