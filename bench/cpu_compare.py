@@ -1,4 +1,4 @@
-"""Client CPU per event: the component in wasmtime (`bench_cpu` example)
+"""Client CPU per event: the component in wasmtime (`bench_cpu`, bench/src/bin)
 against aws-sdk-kinesis `put_records` (`bench/sdk-compare`), the same events
 to the same endpoint, which runs in a process of its own so neither client
 pays for it. Each client is its own process and measures its own CPU time

@@ -8,12 +8,12 @@
 //! checked against the events pushed (all of them, once, in order per key).
 //!
 //! ```sh
-//! cargo build --release --workspace --examples && target/release/examples/bench_aggregation
+//! cargo bench -p kinesis-bench --bench aggregation
 //! ```
 //! `BENCH_EVENTS`, `BENCH_EVENT_BYTES` to vary.
 
-use kinesis_host::local_endpoint::{DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, LocalEndpoint, LocalEndpointConfig};
 use kinesis_host::{KinesisRuntime, Tenant, wit};
+use kinesis_local_endpoint::{DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, LocalEndpoint, LocalEndpointConfig};
 use std::collections::HashMap;
 
 const MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];

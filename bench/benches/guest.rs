@@ -4,7 +4,7 @@
 //! interleaved, median of `BENCH_RUNS`:
 //!
 //! - the component in wasmtime (the embedded build, `component` profile),
-//!   answered by a [`RuntimeOptions::answerer`] instead of a socket;
+//!   answered by a [`RuntimeOptions::transport`] instead of a socket;
 //! - the same crate compiled natively (this build's `release` profile),
 //!   `bench/native_guest.rs`;
 //! - SHA-256 over the same request bodies (the floor);
@@ -13,28 +13,27 @@
 //! CBOR / JSON ratio of each.
 //!
 //! ```sh
-//! cargo run --release -p kinesis-host --example bench_guest
+//! cargo bench -p kinesis-bench --bench guest
 //! ```
 //!
 //! `BENCH_MB` (event megabytes per run, 20), `BENCH_RUNS` (3), `BENCH_SIZES`
 //! (`100,1024,10240`). With `BENCH_MEMORY=1` it measures memory instead
 //! (BENCHMARKS.md "Memory").
 
-#[path = "../../bench/native_guest.rs"]
-mod native;
+use kinesis_bench::native_guest as native;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use kinesis_host::runtime::{Answered, EMBEDDED_COMPONENT};
-use kinesis_host::{Answerer, KinesisRuntime, RuntimeOptions, TargetInstance, wit};
+use kinesis_host::options::Answered;
+use kinesis_host::runtime::EMBEDDED_COMPONENT;
+use kinesis_host::{KinesisRuntime, RuntimeOptions, TargetInstance, Transport, wit};
 use sha2::Digest;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Answers every PutRecords after `delay` (zero: at once) with one
 /// delivered result per record in the body.
-fn answerer(delay: Duration) -> Answerer {
-    Answerer(Arc::new(move |request| -> Answered {
+fn answerer(delay: Duration) -> Transport {
+    Transport::new(move |request| -> Answered {
         let request_type = request
             .headers()
             .get("content-type")
@@ -65,14 +64,14 @@ fn answerer(delay: Duration) -> Answerer {
                 Box::new(async { Ok(()) });
             Ok((response, done))
         })
-    }))
+    })
 }
 
 async fn runtime(delay: Duration, memory_limit: usize) -> anyhow::Result<KinesisRuntime> {
     KinesisRuntime::with_options(
         EMBEDDED_COMPONENT,
         RuntimeOptions {
-            answerer: Some(answerer(delay)),
+            transport: Some(answerer(delay)),
             memory_limit,
             ..Default::default()
         },

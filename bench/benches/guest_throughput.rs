@@ -4,7 +4,7 @@
 //! bodies (the floor: every body byte is hashed for the signature).
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/tmp/bench-native cargo bench -p kinesis-target --bench guest_throughput
+//! cargo bench -p kinesis-bench --bench guest_throughput
 //! ```
 //!
 //! `BENCH_MB` (event megabytes per run, 20), `BENCH_RUNS` (3, median),
@@ -16,8 +16,7 @@
 //! batches through the guest's two encoders, body bytes and encode + SHA-256
 //! time.
 
-#[path = "../bench/native_guest.rs"]
-mod native;
+use kinesis_bench::native_guest as native;
 
 use kinesis_target::batch::Record;
 use kinesis_target::config::StreamRef;

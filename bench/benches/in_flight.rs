@@ -7,13 +7,11 @@
 //! `scripts/bench` or:
 //!
 //! ```sh
-//! cargo build --release --workspace --examples && target/release/examples/bench_in_flight
+//! cargo bench -p kinesis-bench --bench in_flight
 //! ```
 
-use kinesis_host::local_endpoint::{
-    DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Faults, LocalEndpoint, LocalEndpointConfig,
-};
 use kinesis_host::{KinesisRuntime, Tenant, wit};
+use kinesis_local_endpoint::{DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Faults, LocalEndpoint, LocalEndpointConfig};
 use std::time::{Duration, Instant};
 
 fn env(name: &str, default: u64) -> u64 {

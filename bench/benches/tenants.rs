@@ -3,7 +3,7 @@
 //! resident memory), for 1, 100 and 1,000 tenants in one process, with
 //! wasmtime's on-demand allocator and with its pooling allocator.
 //!
-//! `cargo run --release -p kinesis-host --example bench_tenants`
+//! `cargo bench -p kinesis-bench --bench tenants`
 //! (BENCHMARKS.md, "Tenants"). Linux only for resident memory (/proc).
 
 use kinesis_host::runtime::EMBEDDED_COMPONENT;

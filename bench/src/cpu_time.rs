@@ -1,6 +1,6 @@
 //! CPU time of the whole process, shared by the two clients of the CPU
-//! comparison (`host-test/examples/bench_cpu.rs`, `bench/sdk-compare`)
-//! through `#[path]`, so both measure the same way.
+//! comparison (`src/bin/bench_cpu.rs`, `sdk-compare`), so both measure the
+//! same way.
 
 use std::time::Duration;
 

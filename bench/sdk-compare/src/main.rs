@@ -8,8 +8,7 @@
 //! `sdk-compare URL STREAM` (BENCH_EVENTS, BENCH_EVENT_BYTES, BENCH_BATCH,
 //! BENCH_IN_FLIGHT); prints one JSON line.
 
-#[path = "../../cpu_time.rs"]
-mod cpu_time;
+use kinesis_bench::cpu_time;
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::config::{Credentials, Region};

@@ -12,8 +12,7 @@
 //! every event (chunks of 500, 500 records per request, the default 4
 //! requests in flight) and `flush`. Prints one JSON line.
 
-#[path = "../../bench/cpu_time.rs"]
-mod cpu_time;
+use kinesis_bench::cpu_time;
 
 use kinesis_host::{KinesisRuntime, Tenant, wit};
 use std::time::Instant;
