@@ -44,15 +44,30 @@ fn random_keys_differ_per_record() {
 
 #[test]
 fn keys_over_256_characters_are_hashed_not_truncated() {
-    let long_a = format!("{{\"k\":\"{}a\"}}", "x".repeat(300));
-    let long_b = format!("{{\"k\":\"{}b\"}}", "x".repeat(300));
-    let a = render("{{k}}", &long_a);
-    let b = render("{{k}}", &long_b);
-    assert!(a.starts_with("sha256:") && a.len() == 7 + 64, "{a}");
-    assert_ne!(a, b, "distinct long keys stay distinct");
-    assert_eq!(a, render("{{k}}", &long_a), "and stable");
-    let exactly_256 = format!("{{\"k\":\"{}\"}}", "é".repeat(256));
-    assert_eq!(render("{{k}}", &exactly_256).chars().count(), 256);
+    // What is hashed is the whole rendered key (literal text included) as
+    // UTF-8; digests from `printf '%s' KEY | sha256sum`.
+    let long = format!(r#"{{"k":"{}"}}"#, "x".repeat(300));
+    assert_eq!(
+        render("key-{{k}}", &long),
+        "sha256:8558f73a58abcac348e8a0f536c995756ed610c87a0413c571495c65d989739d",
+        "key- and 300 x"
+    );
+    // 257 characters (514 bytes): over the limit, which counts characters.
+    let wide = format!(r#"{{"k":"{}"}}"#, "é".repeat(257));
+    assert_eq!(
+        render("{{k}}", &wide),
+        "sha256:db33c4ce9e8a72562c8f24aa67b7abbabdb848426e8ddfff4ee08f6ae04d1b17",
+        "257 é"
+    );
+    // Keys that differ only past character 256 stay apart.
+    let long_b = format!(r#"{{"k":"{}b"}}"#, "x".repeat(299));
+    assert_ne!(render("key-{{k}}", &long), render("key-{{k}}", &long_b));
+    let exactly_256 = format!(r#"{{"k":"{}"}}"#, "é".repeat(256));
+    assert_eq!(
+        render("{{k}}", &exactly_256),
+        "é".repeat(256),
+        "256 characters are kept as they are"
+    );
 }
 
 #[test]

@@ -101,10 +101,18 @@ fn throttling_and_5xx_are_retryable() {
 
 #[test]
 fn long_messages_are_clipped_on_a_char_boundary() {
-    let body = format!(r#"{{"__type":"X","message":"{}"}}"#, "é".repeat(1000));
-    let f = failed(parse(400, None, body.as_bytes(), 1));
-    assert!(f.message.len() <= MAX_MESSAGE + 3);
-    assert!(f.message.ends_with("..."));
+    let message = |text: String| {
+        let body = format!(r#"{{"__type":"X","message":"{text}"}}"#);
+        failed(parse(400, None, body.as_bytes(), 1)).message
+    };
+    // 512 bytes pass whole; one more keeps exactly the first 512 and marks the cut.
+    let digits: String = (0..513).map(|i| char::from(b'0' + (i % 10) as u8)).collect();
+    assert_eq!(message(digits[..512].to_string()), digits[..512]);
+    assert_eq!(message(digits.clone()), format!("{}...", &digits[..512]));
+    // "a" then 2-byte chars: byte 512 is mid-char, so the cut steps back to 511.
+    let kept = message(format!("a{}", "é".repeat(1000)));
+    assert_eq!(kept, format!("a{}...", "é".repeat(255)));
+    assert_eq!(kept.len(), 511 + 3);
 }
 
 #[test]

@@ -48,6 +48,8 @@ struct Script {
     logged: Rc<RefCell<Vec<(String, String)>>>,
     /// The `authorization` header of every PutRecords request, with the wall-clock time it left.
     signed: Rc<RefCell<Vec<(String, SystemTime)>>>,
+    /// Where every PutRecords request went: (endpoint URL, `StreamName`).
+    streams: Rc<RefCell<Vec<(String, String)>>>,
     /// Credential provider requests, and who answers them (default: refused).
     provider_calls: Rc<RefCell<Vec<Seen>>>,
     provider: Rc<RefCell<Option<ProviderAnswer>>>,
@@ -89,6 +91,8 @@ impl Transport for Script {
         let auth = auth.map(|(_, v)| v.clone()).unwrap_or_default();
         self.signed.borrow_mut().push((auth, self.now()));
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        let stream = body["StreamName"].as_str().unwrap_or_default().to_string();
+        self.streams.borrow_mut().push((request.endpoint.url(), stream));
         let records = body["Records"].as_array().unwrap().clone();
         self.sent.borrow_mut().push(records.clone());
         let answer = match self.answers.borrow_mut().pop_front() {
@@ -296,8 +300,10 @@ fn only_throttled_records_are_sent_again() {
 
 #[test]
 fn retries_are_bounded_and_backoff_stays_under_the_cap() {
-    let (mut t, script) = target(serde_json::json!({"max_retries": 4}));
-    for _ in 0..10 {
+    // Default backoff (100 ms doubling, capped at 5 s): the ceiling reaches
+    // the cap at retry 7, so retries 7-30 draw under the cap itself.
+    let (mut t, script) = target(serde_json::json!({"max_retries": 30}));
+    for _ in 0..40 {
         script.answers.borrow_mut().push_back(Box::new(|_| {
             Err(TransportError {
                 code: "ConnectionError",
@@ -315,17 +321,19 @@ fn retries_are_bounded_and_backoff_stays_under_the_cap() {
         (f.code.as_str(), f.retryable, f.origin),
         ("ConnectionError", true, Origin::Transport)
     );
-    assert!(f.message.contains("after 5 attempts"), "{}", f.message);
-    assert_eq!(script.sent.borrow().len(), 5);
+    assert!(f.message.contains("after 31 attempts"), "{}", f.message);
+    assert_eq!(script.sent.borrow().len(), 31);
     let backoffs = script.backoffs();
-    assert_eq!(backoffs.len(), 4);
+    assert_eq!(backoffs.len(), 30);
+    let cap = Duration::from_secs(5);
     for (i, d) in backoffs.iter().enumerate() {
-        assert!(
-            *d <= Duration::from_millis(100) * (1 << i),
-            "retry {} waited {d:?}",
-            i + 1
-        );
+        let ceiling = (Duration::from_millis(100) * (1 << i.min(20))).min(cap);
+        assert!(*d <= ceiling, "retry {} waited {d:?}, over {ceiling:?}", i + 1);
     }
+    // 24 full-jitter draws with the cap as ceiling: some come close to it,
+    // so the bound above is the cap at work, not short draws.
+    let longest = backoffs.iter().max().unwrap();
+    assert!(*longest >= cap * 4 / 5, "longest backoff {longest:?}");
 }
 
 #[test]
@@ -354,7 +362,7 @@ fn reconfigure_sends_buffered_events_under_the_old_config() {
     let (mut t, script) = target(serde_json::json!({}));
     t.push(events(0..3, 1));
     let new = crate::config::parse(
-        r#"{"name":"t","type":"amazonkinesis","properties":{"key":"A","secret":"s","region":"us-east-1","stream":"other","partition_key":"new"}}"#,
+        r#"{"name":"t","type":"amazonkinesis","properties":{"key":"A","secret":"s","region":"eu-west-1","stream":"other","partition_key":"new"}}"#,
     )
     .unwrap();
     t.reconfigure(new);
@@ -365,6 +373,26 @@ fn reconfigure_sends_buffered_events_under_the_old_config() {
     let report = t.take_report();
     outcomes(&report, 0..4);
     assert_eq!(script.sent.borrow()[1][0]["PartitionKey"], "new");
+    // Stream, endpoint and signing scope switch with the config, not before.
+    let to = |url: &str, stream: &str| (url.to_string(), stream.to_string());
+    assert_eq!(
+        *script.streams.borrow(),
+        [
+            to("https://kinesis.us-east-1.amazonaws.com/", "logs"),
+            to("https://kinesis.eu-west-1.amazonaws.com/", "other"),
+        ]
+    );
+    let signed = script.signed.borrow();
+    assert!(
+        signed[0].0.contains("Credential=AKID/20261125/us-east-1/kinesis/"),
+        "{}",
+        signed[0].0
+    );
+    assert!(
+        signed[1].0.contains("Credential=A/20261125/eu-west-1/kinesis/"),
+        "{}",
+        signed[1].0
+    );
 }
 
 #[test]
@@ -601,7 +629,10 @@ fn every_event_settles_exactly_once_under_random_faults() {
         let mut report = Report::default();
         let mut next = 0u64;
         while next < 100 {
-            let taken = t.push(events(next..100, 3 + (next % 5) as usize));
+            // Each event's data is its id, so the sends of each can be counted.
+            let width = 3 + (next % 5) as usize;
+            let batch = (next..100).map(|id| Record::new(id, format!("{id:0width$}").into_bytes()));
+            let taken = t.push(batch.collect::<Vec<_>>());
             next += taken as u64;
             t.poll(Duration::from_millis(5));
             let r = t.take_report();
@@ -618,6 +649,42 @@ fn every_event_settles_exactly_once_under_random_faults() {
             "seed {seed}"
         );
         assert_eq!((stats.buffered_bytes, t.pending()), (0, 0), "seed {seed}");
+        // The budget: one attempt plus at most `max_retries` re-sends per
+        // event, and an event fails (all faults here are retryable) only once
+        // it is spent.
+        let budget = 1 + seed % 4;
+        let mut sends: HashMap<u64, u64> = HashMap::new();
+        for record in script.sent.borrow().iter().flatten() {
+            let data = STANDARD.decode(record["Data"].as_str().unwrap()).unwrap();
+            *sends
+                .entry(String::from_utf8(data).unwrap().parse().unwrap())
+                .or_default() += 1;
+        }
+        for (id, outcome) in &by_id {
+            let n = sends.get(id).copied().unwrap_or(0);
+            match outcome {
+                Outcome::Delivered { .. } => {
+                    assert!((1..=budget).contains(&n), "seed {seed}: event {id} sent {n} times")
+                }
+                Outcome::Failed(f) => {
+                    assert_eq!(
+                        n, budget,
+                        "seed {seed}: event {id} failed after {n} sends: {}",
+                        f.message
+                    );
+                    assert!(
+                        f.message.contains(&format!("(after {budget} attempts in ")),
+                        "seed {seed}: {}",
+                        f.message
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            stats.retries,
+            sends.values().map(|n| n - 1).sum::<u64>(),
+            "seed {seed}: re-sends counted"
+        );
     }
 }
 

@@ -23,8 +23,16 @@ fn chain_target(env: &[(&str, &str)], extra: serde_json::Value) -> (Target<Scrip
     )
 }
 
-fn rfc3339(t: SystemTime) -> String {
+/// `t` as RFC 3339, for failure messages only: what providers send is
+/// written out literally in each test, never produced by our own formatter.
+fn shown(t: SystemTime) -> String {
     crate::credentials::iso8601(t)
+}
+
+/// 2026-11-25T12:00:00Z, where the virtual clock starts (`Script::now`),
+/// plus `minutes`: provider expiry times as the tests expect to read them.
+fn at_minute(minutes: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_608_000 + minutes * 60)
 }
 
 fn answer(status: u16, body: impl Into<String>) -> Result<HttpResponse, TransportError> {
@@ -52,11 +60,12 @@ fn signing_keys(script: &Script) -> Vec<String> {
 }
 
 /// An IMDSv2 that refuses calls without a session token (as IMDSv1 is off)
-/// and hands out `ASIAIMDS<n>` on its n-th credentials fetch, living `life`.
-fn imds(script: &Script, life: Duration) -> Rc<Cell<u32>> {
+/// and hands out `ASIAIMDS<n>` on its n-th credentials fetch, expiring at
+/// `expirations[n - 1]` (the last one again past the end), in the shape and
+/// the time format IMDS answers with.
+fn imds(script: &Script, expirations: &'static [&'static str]) -> Rc<Cell<u32>> {
     let fetches = Rc::new(Cell::new(0));
     let count = fetches.clone();
-    let clock = script.clone();
     *script.provider.borrow_mut() = Some(Box::new(move |seen: &Seen| {
         let role_path = "/latest/meta-data/iam/security-credentials/";
         if seen.url == format!("{IMDS}/latest/api/token") {
@@ -74,11 +83,19 @@ fn imds(script: &Script, life: Duration) -> Rc<Cell<u32>> {
         assert_eq!(seen.url, format!("{IMDS}{role_path}logs-role"));
         count.set(count.get() + 1);
         let n = count.get();
-        let expires = rfc3339(clock.now() + life);
+        let expires = expirations[(n as usize - 1).min(expirations.len() - 1)];
         answer(
             200,
             format!(
-                r#"{{"Code":"Success","AccessKeyId":"ASIAIMDS{n}","SecretAccessKey":"IMDSSECRET{n}","Token":"IMDSTOKEN{n}","Expiration":"{expires}"}}"#
+                r#"{{
+  "Code" : "Success",
+  "LastUpdated" : "2026-11-25T11:58:12Z",
+  "Type" : "AWS-HMAC",
+  "AccessKeyId" : "ASIAIMDS{n}",
+  "SecretAccessKey" : "IMDSSECRET{n}",
+  "Token" : "IMDSTOKEN{n}",
+  "Expiration" : "{expires}"
+}}"#
             ),
         )
     }));
@@ -134,7 +151,7 @@ fn the_chain_takes_the_first_source_that_is_set_up() {
 #[test]
 fn imds_v2_fetches_a_token_then_the_roles_credentials() {
     let (mut t, script) = chain_target(&[], serde_json::json!({}));
-    let fetches = imds(&script, Duration::from_secs(6 * 3600));
+    let fetches = imds(&script, &["2026-12-02T12:34:56Z"]);
     delivered_all(&mut t, 0..3);
     assert_eq!(fetches.get(), 1);
     assert_eq!(signing_keys(&script), ["ASIAIMDS1"]);
@@ -146,14 +163,15 @@ fn imds_v2_fetches_a_token_then_the_roles_credentials() {
 #[test]
 fn credentials_already_expired_fail_the_events_clearly() {
     let (mut t, script) = chain_target(&[], serde_json::json!({"max_retries": 0}));
-    imds(&script, Duration::ZERO);
+    // Expiring the very second the clock starts at.
+    imds(&script, &["2026-11-25T12:00:00Z"]);
     t.push(events(0..2, 1));
     t.flush();
     let report = t.take_report();
     for o in outcomes(&report, 0..2).values() {
         let Outcome::Failed(f) = o else { panic!("{o:?}") };
         assert_eq!(f.code, codes::INSTANCE_METADATA_CREDENTIALS_ERROR);
-        assert!(f.message.contains("expired at"), "{}", f.message);
+        assert!(f.message.contains("expired at 2026-11-25T12:00:00Z"), "{}", f.message);
         assert!(f.retryable);
     }
     assert!(
@@ -165,7 +183,7 @@ fn credentials_already_expired_fail_the_events_clearly() {
 #[test]
 fn credentials_expiring_soon_are_refreshed_before_use() {
     let (mut t, script) = chain_target(&[], serde_json::json!({}));
-    let fetches = imds(&script, Duration::from_secs(15 * 60));
+    let fetches = imds(&script, &["2026-11-25T12:15:00Z", "2026-11-25T12:25:00Z"]);
     delivered_all(&mut t, 0..1);
     // 15 minutes of life: refreshed 5-6 minutes before expiry, so at 8 minutes still the first.
     script.clock.set(script.clock.get() + Duration::from_secs(8 * 60));
@@ -218,7 +236,7 @@ fn with_instance_metadata_disabled_and_nothing_else_there_are_no_credentials() {
 #[test]
 fn expired_token_exception_fetches_new_credentials_and_sends_again() {
     let (mut t, script) = chain_target(&[], serde_json::json!({}));
-    let fetches = imds(&script, Duration::from_secs(3600));
+    let fetches = imds(&script, &["2026-11-25T13:00:00Z"]);
     script.answers.borrow_mut().push_back(Box::new(|_| {
         Ok(HttpResponse {
             status: 400,
@@ -254,9 +272,19 @@ fn static_credentials_that_expire_fail_as_kinesis_said() {
 
 #[test]
 fn a_long_run_across_two_expiries_loses_nothing_and_never_signs_with_expired_keys() {
-    let (mut t, script) = chain_target(&[], serde_json::json!({"max_events": 10}));
-    let life = Duration::from_secs(15 * 60);
-    let fetches = imds(&script, life);
+    // A request every 20 s, so a key used past its expiry is seen within it.
+    let (mut t, script) = chain_target(&[], serde_json::json!({"max_events": 2}));
+    // Key n expires at minute 15 n, whenever it was fetched.
+    let fetches = imds(
+        &script,
+        &[
+            "2026-11-25T12:15:00Z",
+            "2026-11-25T12:30:00Z",
+            "2026-11-25T12:45:00Z",
+            "2026-11-25T13:00:00Z",
+            "2026-11-25T13:15:00Z",
+        ],
+    );
     let mut report = Report::default();
     // One event every 10 s for 40 minutes, polled as a host would.
     for id in 0..240u64 {
@@ -274,16 +302,16 @@ fn a_long_run_across_two_expiries_loses_nothing_and_never_signs_with_expired_key
         "refreshed across two expiries: {} fetches",
         fetches.get()
     );
-    // Key n was fetched at about (n-1) refresh periods; each must sign only before it expires.
-    let base = script.now() - script.clock.get();
-    let mut fetched_at = HashMap::new();
+    // Every signature is before the Expiration IMDS gave with its key.
     for (auth, at) in script.signed.borrow().iter() {
-        let key = key_of(auth).to_string();
-        let first = *fetched_at.entry(key.clone()).or_insert(*at);
+        let key = key_of(auth);
+        let n: u64 = key.strip_prefix("ASIAIMDS").unwrap().parse().unwrap();
+        let expires = at_minute(15 * n);
         assert!(
-            *at < first + life,
-            "{key} signed at {:?} after its expiry",
-            at.duration_since(base)
+            *at < expires,
+            "{key} signed at {} but expired at {}",
+            shown(*at),
+            shown(expires)
         );
     }
 }
@@ -301,7 +329,6 @@ fn web_identity_reads_the_token_file_and_calls_sts_without_a_signature() {
         ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5000"),
     ];
     let (mut t, script) = chain_target(&env, serde_json::json!({}));
-    let clock = script.clone();
     *script.provider.borrow_mut() = Some(Box::new(move |seen: &Seen| {
         assert_eq!(seen.url, "http://127.0.0.1:5000/");
         assert_eq!(
@@ -309,15 +336,12 @@ fn web_identity_reads_the_token_file_and_calls_sts_without_a_signature() {
             None,
             "AssumeRoleWithWebIdentity is not signed"
         );
-        let expires = rfc3339(clock.now() + Duration::from_secs(3600));
         answer(
             200,
-            format!(
-                "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>\
+            "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>\
             <AccessKeyId>ASIAWEB</AccessKeyId><SecretAccessKey>WEBSECRET</SecretAccessKey>\
-            <SessionToken>WEBSESSION</SessionToken><Expiration>{expires}</Expiration></Credentials>\
-            </AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
-            ),
+            <SessionToken>WEBSESSION</SessionToken><Expiration>2026-12-02T12:34:56Z</Expiration></Credentials>\
+            </AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
         )
     }));
     delivered_all(&mut t, 0..2);
@@ -335,34 +359,41 @@ fn role_arn_assumes_the_role_signed_for_sts_with_the_static_key() {
     let extra = serde_json::json!({"key": "AKIABASE", "secret": "BASESECRET",
         "role_arn": "arn:aws:iam::123456789012:role/logs", "external_id": "ext-1"});
     let (mut t, script) = chain_target(&[], extra);
-    let clock = script.clone();
     *script.provider.borrow_mut() = Some(Box::new(move |seen: &Seen| {
         let auth = seen.header("authorization").unwrap();
         assert!(
             auth.contains("Credential=AKIABASE/") && auth.contains("/us-east-1/sts/aws4_request"),
             "{auth}"
         );
-        let expires = rfc3339(clock.now() + Duration::from_secs(3600));
+        // With fractional seconds, as some endpoints write it.
         answer(
             200,
-            format!(
-                "<AssumeRoleResponse><AssumeRoleResult><Credentials>\
+            "<AssumeRoleResponse><AssumeRoleResult><Credentials>\
             <AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>ROLESECRET</SecretAccessKey>\
-            <SessionToken>ROLESESSION</SessionToken><Expiration>{expires}</Expiration></Credentials>\
-            </AssumeRoleResult></AssumeRoleResponse>"
-            ),
+            <SessionToken>ROLESESSION</SessionToken><Expiration>2026-11-25T12:20:00.123Z</Expiration></Credentials>\
+            </AssumeRoleResult></AssumeRoleResponse>",
         )
     }));
     delivered_all(&mut t, 0..2);
-    let calls = script.provider_calls.borrow();
-    assert_eq!(calls[0].url, "https://sts.us-east-1.amazonaws.com/");
-    assert!(calls[0].body.contains("&ExternalId=ext-1"), "{}", calls[0].body);
-    assert!(
-        calls[0].body.contains("&RoleSessionName=kinesis-target"),
-        "{}",
-        calls[0].body
-    );
+    {
+        let calls = script.provider_calls.borrow();
+        assert_eq!(calls[0].url, "https://sts.us-east-1.amazonaws.com/");
+        assert!(calls[0].body.contains("&ExternalId=ext-1"), "{}", calls[0].body);
+        assert!(
+            calls[0].body.contains("&RoleSessionName=kinesis-target"),
+            "{}",
+            calls[0].body
+        );
+    }
     assert_eq!(signing_keys(&script), ["ASIAROLE"]);
+    // The expiry read is 12:20: the role is assumed again 5-6 minutes
+    // before it, not at 12:13, and by 12:15:01.
+    script.clock.set(Duration::from_secs(13 * 60));
+    delivered_all(&mut t, 2..3);
+    assert_eq!(script.provider_calls.borrow().len(), 1, "12:13: still the first");
+    script.clock.set(Duration::from_secs(15 * 60 + 1));
+    delivered_all(&mut t, 3..4);
+    assert_eq!(script.provider_calls.borrow().len(), 2, "12:15:01: assumed again");
 }
 
 #[test]
@@ -414,16 +445,21 @@ fn container_credentials_carry_the_authorization_token_from_its_file() {
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "IGNORED"),
     ];
     let (mut t, script) = chain_target(&env, serde_json::json!({}));
-    let clock = script.clone();
     *script.provider.borrow_mut() = Some(Box::new(move |seen: &Seen| {
         assert_eq!(seen.url, "http://127.0.0.1:9/v1/credentials?id=2");
         if seen.header("authorization") != Some("POD-IDENTITY-TOKEN") {
             return answer(401, "");
         }
-        let expires = rfc3339(clock.now() + Duration::from_secs(3600));
+        // The container endpoint's answer as its documentation shows it.
         answer(
             200,
-            format!(r#"{{"AccessKeyId":"ASIAECS","SecretAccessKey":"S","Token":"T","Expiration":"{expires}"}}"#),
+            r#"{
+    "AccessKeyId": "ASIAECS",
+    "Expiration": "2026-12-02T12:34:56Z",
+    "RoleArn": "arn:aws:iam::123456789012:role/pod",
+    "SecretAccessKey": "S",
+    "Token": "T"
+}"#,
         )
     }));
     delivered_all(&mut t, 0..2);
