@@ -7,9 +7,7 @@
 
 use crate::cron::CronSchedule;
 use crate::debug::Debug;
-use crate::encode::Protocol;
-// StreamRef is encode's; re-exported for callers that still name it here (bench/).
-pub use crate::encode::StreamRef;
+use crate::encode::{Protocol, StreamRef};
 use crate::endpoint::Endpoint;
 use crate::normalize::FieldFormat;
 use crate::pacing::ShardLimits;

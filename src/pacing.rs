@@ -151,11 +151,20 @@ impl Budget {
     /// all of it fits, or at least a [`QUANTUM`] of the rate does.
     pub fn worth_sending(&mut self, records: usize, bytes: usize, now: Duration) -> bool {
         self.refill(now);
+        let (want_records, want_bytes) = self.want(records, bytes);
+        self.records >= want_records && self.bytes >= want_bytes
+    }
+
+    /// What a lane holding `records` records of `bytes` waits to have in
+    /// the buckets before it sends: one [`QUANTUM`]'s worth of budget (at
+    /// least one record and one byte), or all it holds when that is less.
+    fn want(&self, records: usize, bytes: usize) -> (f64, f64) {
         let (rate_records, rate_bytes) = self.rates();
         let q = QUANTUM.as_secs_f64();
-        let want_records = (records as f64).min((rate_records * q).max(1.0));
-        let want_bytes = (bytes as f64).min((rate_bytes * q).max(1.0));
-        self.records >= want_records && self.bytes >= want_bytes
+        (
+            (records as f64).min((rate_records * q).max(1.0)),
+            (bytes as f64).min((rate_bytes * q).max(1.0)),
+        )
     }
 
     /// Spends one request's share of the budget.
@@ -169,9 +178,7 @@ impl Budget {
     pub fn ready_at(&mut self, records: usize, bytes: usize, now: Duration) -> Duration {
         self.refill(now);
         let (rate_records, rate_bytes) = self.rates();
-        let q = QUANTUM.as_secs_f64();
-        let want_records = (records as f64).min((rate_records * q).max(1.0));
-        let want_bytes = (bytes as f64).min((rate_bytes * q).max(1.0));
+        let (want_records, want_bytes) = self.want(records, bytes);
         let wait = ((want_records - self.records) / rate_records)
             .max((want_bytes - self.bytes) / rate_bytes)
             .max(0.0);

@@ -19,8 +19,7 @@
 use kinesis_bench::native_guest as native;
 
 use kinesis_target::batch::Record;
-use kinesis_target::config::StreamRef;
-use kinesis_target::encode::{Protocol, PutRecordsEncoder};
+use kinesis_target::encode::{Protocol, PutRecordsEncoder, StreamRef};
 use sha2::Digest;
 use std::time::{Duration, Instant};
 
