@@ -24,6 +24,9 @@ wit_bindgen::generate!({
 
 use exports::datastream::target::kinesis as wit;
 
+/// The host's `datastream:target/digest`, for [`crate::digest`].
+pub(crate) use datastream::target::digest::sha256 as host_sha256;
+
 /// Debug lines go to the host's `datastream:target/logging` import.
 struct HostLog;
 

@@ -3,7 +3,7 @@
 //!
 //! The event's path through the modules: [`config`] (with [`cron`]) -> [`normalize`] ->
 //! [`partition_key`] -> [`batch`] (with [`aggregate`] and [`shards`]) -> [`encode`] ->
-//! [`sign`] (keys from [`credentials`]) -> [`send`] (over `wasi_http` in a component) ->
+//! [`sign`] (keys from [`credentials`], the body's hash from [`digest`]) -> [`send`] (over `wasi_http` in a component) ->
 //! [`response`] -> [`retry`] -> [`report`] and [`stats`]; [`target`] drives it.
 //! Each module owns its settings types and [`config`] builds them: no stage
 //! imports `config`, only [`target`], [`reach`] and the component glue. Shared by several stages, owned by
@@ -18,6 +18,7 @@ pub mod config;
 pub mod credentials;
 pub mod cron;
 pub mod debug;
+pub mod digest;
 pub mod encode;
 pub mod endpoint;
 mod json;

@@ -1,4 +1,5 @@
-//! SigV4 signing of a PutRecords request with the `aws-sigv4` crate.
+//! SigV4 signing of a PutRecords request with the `aws-sigv4` crate; the
+//! body's SHA-256 comes from [`crate::digest`] (the host's, in a component).
 //!
 //! `host` is signed but not returned among the headers to send: hosts derive
 //! it from the URL authority (which `Endpoint` normalized to the same string),
@@ -89,7 +90,8 @@ impl Signer {
             .into();
         let url = format!("{scheme}://{authority}/");
         let all_headers = std::iter::once(("host", authority)).chain(headers.iter().copied());
-        let request = SignableRequest::new("POST", &url, all_headers, SignableBody::Bytes(body))
+        let payload = SignableBody::Precomputed(crate::digest::sha256_hex(body)?);
+        let request = SignableRequest::new("POST", &url, all_headers, payload)
             .map_err(|e| format!("request cannot be signed: {e}"))?;
         let (instructions, _signature) = sign(request, &params)
             .map_err(|e| format!("signing failed: {e}"))?

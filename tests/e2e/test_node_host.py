@@ -11,7 +11,10 @@ to the output, and tests/node/host.mjs drives it: a few hundred mixed events
 `push` on one component instance and `push-batch` on another, with a buffer
 small enough to push back. Every event must come back exactly once, and the
 stream must hold exactly the deliverable ones, byte for byte, each under the
-shard and sequence number its outcome reported.
+shard and sequence number its outcome reported. A second test runs the same
+host against moto with signature checking: the SHA-256 of each body comes
+from the host's `digest` import (node:crypto in the README's module), so a
+wrong one would fail every request there.
 
 Environment: KINESIS_LOCAL_URL (scripts/peers.sh), KINESIS_TARGET_WASM_FILE
 (optional: the component, default target/guest/wasm32-wasip2/component/
@@ -127,19 +130,37 @@ def transpile(node: str, host_dir: Path, node_modules: Path, wasm: Path) -> None
     assert (host_dir / "kinesis" / "kinesis_target.js").is_file(), list(host_dir.iterdir())
 
 
-def test_node_host_delivers_every_event_byte_for_byte(node_bin, node_modules, component_wasm,
-                                                      kinesis_local, new_stream, tmp_path):
-    started = time.monotonic()
-    stream = new_stream(kinesis_local, shards=2, tag="node-host")
-
-    # The host's project: package.json ("type": "module", the pins), the
-    # installed modules, the transpiled component, the README's ship.mjs.
+def node_host(node: str, node_modules: Path, wasm: Path, tmp_path: Path) -> Path:
+    """The host's project: package.json ("type": "module", the pins), the
+    installed modules, the transpiled component, the README's ship.mjs."""
     host_dir = tmp_path / "host"
     host_dir.mkdir()
     shutil.copy(NODE_DIR / "package.json", host_dir / "package.json")
     (host_dir / "node_modules").symlink_to(node_modules, target_is_directory=True)
-    transpile(node_bin, host_dir, node_modules, component_wasm)
+    transpile(node, host_dir, node_modules, wasm)
     (host_dir / "ship.mjs").write_text(readme_block("ship.mjs"), encoding="utf-8")
+    return host_dir
+
+
+def run_host(node: str, host_dir: Path, config_file: Path, events_file: Path) -> tuple[dict, str]:
+    """tests/node/host.mjs on the README's ship.mjs: its JSON report and stderr."""
+    env = dict(os.environ, GRANTED_ENDPOINT=GRANTED_ENDPOINT,
+               AWS_ENDPOINT_URL_KINESIS=LEAKED_ENDPOINT)  # must not reach a sandboxed target
+    proc = subprocess.run([node, str(NODE_DIR / "host.mjs"), str(host_dir / "ship.mjs"),
+                           str(config_file), str(events_file)],
+                          cwd=host_dir, env=env, capture_output=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    stdout = proc.stdout.decode("utf-8", "replace")
+    stderr = proc.stderr.decode("utf-8")
+    assert proc.returncode == 0, f"node exited {proc.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}"
+    return json.loads(stdout), stderr
+
+
+def test_node_host_delivers_every_event_byte_for_byte(node_bin, node_modules, component_wasm,
+                                                      kinesis_local, new_stream, tmp_path):
+    started = time.monotonic()
+    stream = new_stream(kinesis_local, shards=2, tag="node-host")
+    host_dir = node_host(node_bin, node_modules, component_wasm, tmp_path)
 
     es = mixed_events(seed=20251202, partition_key=PARTITION_KEY, count=300, big=3)
     events = es.events
@@ -153,16 +174,7 @@ def test_node_host_delivers_every_event_byte_for_byte(node_bin, node_modules, co
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(props))
 
-    env = dict(os.environ, GRANTED_ENDPOINT=GRANTED_ENDPOINT,
-               AWS_ENDPOINT_URL_KINESIS=LEAKED_ENDPOINT)  # must not reach a sandboxed target
-    proc = subprocess.run([node_bin, str(NODE_DIR / "host.mjs"), str(host_dir / "ship.mjs"),
-                           str(config_file), str(events_file)],
-                          cwd=host_dir, env=env, capture_output=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
-    stdout = proc.stdout.decode("utf-8", "replace")
-    stderr = proc.stderr.decode("utf-8")
-    assert proc.returncode == 0, f"node exited {proc.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}"
-    rep = json.loads(stdout)
+    rep, stderr = run_host(node_bin, host_dir, config_file, events_file)
 
     # configure's error is thrown, with the WIT config-error as payload.
     assert rep["config_error"] == {
@@ -225,3 +237,27 @@ def test_node_host_delivers_every_event_byte_for_byte(node_bin, node_modules, co
 
     elapsed = time.monotonic() - started
     assert elapsed < 60, f"the Node.js host test took {elapsed:.0f}s"
+
+
+def test_node_host_signatures_pass_moto_signature_check(node_bin, node_modules, component_wasm,
+                                                        moto, new_stream, tmp_path):
+    # kinesis-local checks no signature; moto (INITIAL_NO_AUTH_ACTION_COUNT
+    # spent) recomputes each one over the body, so a body hash from the
+    # host's `digest` import that is wrong, or mangled on its way into the
+    # guest, fails the request with SignatureDoesNotMatch.
+    stream = new_stream(moto, shards=1, tag="node-host-moto")
+    host_dir = node_host(node_bin, node_modules, component_wasm, tmp_path)
+    events = [bytes(range(256)), "🙂 multi-byte".encode(), b"\x00" * 100]
+    events += [f"event {i} ".encode() * (1 + i % 40) for i in range(57)]
+    events_file = write_base64_input(tmp_path / "events.b64", events)
+    props = target("node", moto, stream, PARTITION_KEY, max_events=10)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(props))
+
+    rep, stderr = run_host(node_bin, host_dir, config_file, events_file)
+
+    failed = {i: o["failed"] for i, o in rep["outcomes"].items() if "failed" in o}
+    assert not failed, f"{len(failed)} of {len(events)} failed, e.g. {next(iter(failed.values()))}"
+    assert rep["delivered"] == len(events), rep["delivered"]
+    assert_stream_holds_exactly(read_stream(moto.client(), stream), events, PARTITION_KEY,
+                                what=f"moto {stream}")

@@ -108,3 +108,13 @@ impl bindings::datastream::target::logging::Host for HostState {
         Ok(())
     }
 }
+
+/// `datastream:target/digest`: the SHA-256 of each request body the
+/// component signs, with the CPU's SHA instructions where it has them
+/// (`sha2` detects them at run time). One call per request, not per event.
+impl bindings::datastream::target::digest::Host for HostState {
+    async fn sha256(&mut self, data: Vec<u8>) -> wasmtime::Result<Vec<u8>> {
+        use sha2::{Digest, Sha256};
+        Ok(Sha256::digest(&data).to_vec())
+    }
+}
