@@ -177,6 +177,7 @@ impl KinesisRuntime {
                 tls: self.tls.clone(),
                 denied: 0,
                 transport: self.options.transport.clone(),
+                pool: crate::send::Pool::default(),
             },
             grants: grants.clone(),
             debug_log: self.options.debug_log.clone(),

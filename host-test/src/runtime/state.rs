@@ -52,6 +52,8 @@ pub(super) struct TenantHooks {
     pub(super) tls: Arc<rustls::ClientConfig>,
     pub(super) denied: u64,
     pub(super) transport: Option<Transport>,
+    /// The tenant's kept-alive connections (the built-in sender's).
+    pub(super) pool: crate::send::Pool,
 }
 
 impl wasmtime_wasi_http::WasiHttpHooks for TenantHooks {
@@ -73,7 +75,7 @@ impl wasmtime_wasi_http::WasiHttpHooks for TenantHooks {
         }
         match &self.transport {
             Some(transport) => transport.send(request),
-            None => Box::new(crate::send::send(request, options, self.tls.clone())),
+            None => Box::new(crate::send::send(request, options, self.tls.clone(), self.pool.clone())),
         }
     }
 }
