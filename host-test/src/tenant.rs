@@ -143,7 +143,10 @@ pub struct Tenant {
     pub info: wit::TargetInfo,
     pub tally: Tally,
     instance: TargetInstance,
-    pending: HashSet<u64>,
+    /// Ids accepted and not settled. foldhash, not SipHash: one insert and
+    /// one remove per event, and the ids are the host's own, not an
+    /// attacker's.
+    pending: HashSet<u64, foldhash::fast::RandomState>,
     /// Why the instance stopped: failure code and message.
     broken: Option<(&'static str, String)>,
     /// From the last report: when the component wants `poll` called.
@@ -169,7 +172,7 @@ impl Tenant {
             info,
             tally: Tally::default(),
             instance,
-            pending: HashSet::new(),
+            pending: HashSet::default(),
             broken: None,
             poll_after: None,
         }))
