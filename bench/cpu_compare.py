@@ -11,9 +11,10 @@ With KINESIS_LOCAL_URL set, kinesis-local is the endpoint (a fresh stream
 per run, created with plain JSON calls; it checks no signatures); otherwise
 the embedded local endpoint run standalone (ENDPOINT_BIN, SigV4 checked).
 BENCH_EVENTS (20000), BENCH_EVENT_BYTES (200), BENCH_RUNS (3): runs
-interleaved, median. Ours runs twice per round, with `protocol: json` and
-`protocol: cbor` (BENCH_PROTOCOL); the SDK speaks JSON 1.1. Prints a
-Markdown table; ratio = ours / SDK.
+interleaved, median. Ours runs four times per round: `protocol: json`,
+`protocol: cbor` (BENCH_PROTOCOL), `outcome_detail: ids`, and `protocol:
+cbor` with `aggregation: true` (BENCH_AGGREGATION); the SDK speaks JSON 1.1.
+Prints a Markdown table; ratio = ours / SDK.
 """
 
 from __future__ import annotations
@@ -63,19 +64,22 @@ def main() -> None:
         peer = "kinesis-local"
     else:
         peer = "embedded local endpoint (own process)"
-        streams = [f"s{i}" for i in range(4 * RUNS)]
+        streams = [f"s{i}" for i in range(5 * RUNS)]  # one per client and run
         endpoint = subprocess.Popen([ENDPOINT, "0", *streams], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     text=True)
         url = endpoint.stdout.readline().strip()
-    clients = (("ours", OURS, "json"), ("ours_cbor", OURS, "cbor"), ("ours_ids", OURS, "json"), ("sdk", SDK, "json"))
+    clients = (("ours", OURS, "json"), ("ours_cbor", OURS, "cbor"), ("ours_ids", OURS, "json"),
+               ("ours_agg", OURS, "cbor"), ("sdk", SDK, "json"))
     results: dict[str, list[dict]] = {name: [] for name, _, _ in clients}
     try:
         for run in range(RUNS):
             for i, (name, binary, protocol) in enumerate(clients):
                 stream = kinesis_local_stream(url) if peer == "kinesis-local" else f"s{len(clients) * run + i}"
                 outcomes = "ids" if name == "ours_ids" else "full"
+                aggregation = "1" if name == "ours_agg" else "0"
                 out = subprocess.run([binary, url, stream], env=dict(env, BENCH_PROTOCOL=protocol,
-                                                                    BENCH_OUTCOMES=outcomes), check=True,
+                                                                    BENCH_OUTCOMES=outcomes,
+                                                                    BENCH_AGGREGATION=aggregation), check=True,
                                      capture_output=True, text=True)
                 results[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
@@ -93,6 +97,8 @@ def main() -> None:
           f"**{med['ours_cbor'] / med['sdk']:.2f}** | {wall['ours_cbor']:.2f} |")
     print(f"| kinesis-target in wasmtime, `outcome_detail: ids` | {med['ours_ids']:.2f} | "
           f"**{med['ours_ids'] / med['sdk']:.2f}** | {wall['ours_ids']:.2f} |")
+    print(f"| kinesis-target in wasmtime, `protocol: cbor`, `aggregation: true` | {med['ours_agg']:.2f} | "
+          f"**{med['ours_agg'] / med['sdk']:.2f}** | {wall['ours_agg']:.2f} |")
     print(f"| aws-sdk-kinesis `put_records` (baseline) | {med['sdk']:.2f} | 1.00 | {wall['sdk']:.2f} |")
     print("runs:", json.dumps(results))
 

@@ -9,15 +9,19 @@
 //!   `bench/native_guest.rs`;
 //! - SHA-256 over the same request bodies (the floor);
 //!
-//! each in both protocols, JSON 1.1 and CBOR (`protocol: cbor`), then the
-//! CBOR / JSON ratio of each.
+//! each in both protocols, JSON 1.1 and CBOR (`protocol: cbor`), and CBOR
+//! with KPL aggregation (`aggregation: true`), then each one's ratio to
+//! JSON. The component is handed its events through `push-batch`, 500 per
+//! batch, packed before the clock starts (the host's work, not the guest's).
 //!
 //! ```sh
 //! cargo bench -p kinesis-bench --bench guest
 //! ```
 //!
 //! `BENCH_MB` (event megabytes per run, 20), `BENCH_RUNS` (3), `BENCH_SIZES`
-//! (`100,1024,10240`). With `BENCH_MEMORY=1` it measures memory instead
+//! (`100,1024,10240`), `BENCH_MODES` (`json,cbor,cbor+aggregation`),
+//! `BENCH_COMPONENT` (a `.wasm` file in place of the embedded component: an
+//! older build for an A/B, or one with its name section for a profile). With `BENCH_MEMORY=1` it measures memory instead
 //! (BENCHMARKS.md "Memory").
 
 use kinesis_bench::native_guest as native;
@@ -68,8 +72,12 @@ fn answerer(delay: Duration) -> Transport {
 }
 
 async fn runtime(delay: Duration, memory_limit: usize) -> anyhow::Result<KinesisRuntime> {
+    let component = match std::env::var_os("BENCH_COMPONENT") {
+        Some(path) => std::fs::read(path)?,
+        None => EMBEDDED_COMPONENT.to_vec(),
+    };
     KinesisRuntime::with_options(
-        EMBEDDED_COMPONENT,
+        &component,
         RuntimeOptions {
             transport: Some(answerer(delay)),
             memory_limit,
@@ -95,20 +103,28 @@ fn delivered(report: &wit::Report) -> u64 {
         .count() as u64
 }
 
-/// Pushes `events` in chunks of 500 through the component, offering again
-/// what backpressure left, then flushes; returns the time and events delivered.
-async fn wasm_run(instance: &mut TargetInstance, events: &[wit::Event]) -> anyhow::Result<(Duration, u64)> {
+/// Events in chunks of `CHUNK`, each packed for `push-batch`.
+const CHUNK: usize = 500;
+
+/// Pushes `events` through the component with `push-batch`, one packed batch
+/// per chunk of [`CHUNK`] (`batches`), offering again what backpressure
+/// left, then flushes; returns the time and events delivered.
+async fn wasm_run(
+    instance: &mut TargetInstance,
+    events: &[wit::Event],
+    batches: &[wit::EventBatch],
+) -> anyhow::Result<(Duration, u64)> {
     let mut done = 0;
     let started = Instant::now();
-    for chunk in events.chunks(500) {
-        let mut from = 0;
+    for (chunk, batch) in events.chunks(CHUNK).zip(batches) {
+        let report = instance.push_batch(batch).await?;
+        let mut from = report.accepted as usize;
+        done += delivered(&report);
         while from < chunk.len() {
-            let report = instance.push(&chunk[from..]).await?;
+            done += delivered(&instance.poll(Duration::from_millis(50)).await?);
+            let report = instance.push_batch(&wit::EventBatch::pack(&chunk[from..])).await?;
             from += report.accepted as usize;
             done += delivered(&report);
-            if from < chunk.len() {
-                done += delivered(&instance.poll(Duration::from_millis(50)).await?);
-            }
         }
     }
     done += delivered(&instance.flush().await?);
@@ -122,36 +138,39 @@ async fn throughput() -> anyhow::Result<()> {
     let runtime = runtime(Duration::ZERO, 1 << 30).await?;
     println!("{mb} MB of events per run, 500 per request, median of {runs}, events/s (event MB/s)");
     println!(
-        "| event | protocol | events | wasmtime | native | SHA-256 of the bodies | wasmtime / native | wasmtime / SHA-256 | native / SHA-256 |"
+        "| event | mode | events | wasmtime | native | SHA-256 of the bodies | wasmtime / native | wasmtime / SHA-256 | native / SHA-256 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let mut cbor_vs_json = Vec::new();
+    let modes = std::env::var("BENCH_MODES").unwrap_or_else(|_| "json,cbor,cbor+aggregation".into());
+    let modes: Vec<&str> = modes.split(',').map(str::trim).collect();
+    let mut vs_json = Vec::new();
     for size in sizes {
         let mut rates = Vec::new();
-        for protocol in ["json", "cbor"] {
-            rates.push(protocol_row(&runtime, protocol, size, mb, runs).await?);
+        for &mode in &modes {
+            rates.push(mode_row(&runtime, mode, size, mb, runs).await?);
         }
-        cbor_vs_json.push((size, rates[1].0 / rates[0].0, rates[1].1 / rates[0].1));
+        vs_json.push((size, rates));
     }
     println!();
-    println!("| event | wasmtime, CBOR / JSON events/s | native, CBOR / JSON events/s |");
-    println!("|---|---|---|");
-    for (size, wasm, native) in cbor_vs_json {
-        println!("| {size} B | **{wasm:.2}** | {native:.2} |");
+    println!("| event | mode | wasmtime, events/s vs {0} | native, events/s vs {0} |", modes[0]);
+    println!("|---|---|---|---|");
+    for (size, rates) in vs_json {
+        for (mode, rate) in modes.iter().zip(&rates).skip(1) {
+            println!(
+                "| {size} B | {mode} | **{:.2}** | {:.2} |",
+                rate.0 / rates[0].0,
+                rate.1 / rates[0].1
+            );
+        }
     }
     Ok(())
 }
 
-/// One table row: `size`-byte events in `protocol`, through the component,
-/// natively and SHA-256 of the bodies; returns (wasmtime, native) events/s.
-async fn protocol_row(
-    runtime: &KinesisRuntime,
-    protocol: &str,
-    size: usize,
-    mb: u64,
-    runs: u64,
-) -> anyhow::Result<(f64, f64)> {
-    let config = native::config_json_in("http://127.0.0.1:9", protocol);
+/// One table row: `size`-byte events in `mode` (`json`, `cbor`,
+/// `cbor+aggregation`), through the component, natively and SHA-256 of the
+/// bodies; returns (wasmtime, native) events/s.
+async fn mode_row(runtime: &KinesisRuntime, mode: &str, size: usize, mb: u64, runs: u64) -> anyhow::Result<(f64, f64)> {
+    let config = native::config_json_in("http://127.0.0.1:9", mode);
     let n = (mb << 20) / size as u64;
     let data = native::events(n, size);
     let events: Vec<wit::Event> = data
@@ -162,15 +181,16 @@ async fn protocol_row(
             data: d.clone(),
         })
         .collect();
-    let bodies = native::run_in(protocol, &data, 500, true).bodies;
+    let batches: Vec<wit::EventBatch> = events.chunks(CHUNK).map(wit::EventBatch::pack).collect();
+    let bodies = native::run_in(mode, &data, CHUNK, true).bodies;
     let (mut wasm, mut nat, mut sha) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         // A fresh instance per run, configured before the clock starts.
         let mut inst = instance(runtime, &config).await?;
-        let (elapsed, ok) = wasm_run(&mut inst, &events).await?;
+        let (elapsed, ok) = wasm_run(&mut inst, &events, &batches).await?;
         anyhow::ensure!(ok == n, "wasmtime: {ok} of {n} delivered");
         wasm.push(n as f64 / elapsed.as_secs_f64());
-        let run = native::run_in(protocol, &data, 500, false);
+        let run = native::run_in(mode, &data, CHUNK, false);
         anyhow::ensure!(run.delivered == n, "native: {} of {n} delivered", run.delivered);
         nat.push(n as f64 / run.elapsed.as_secs_f64());
         let started = Instant::now();
@@ -182,7 +202,7 @@ async fn protocol_row(
     let (w, v, s) = (native::median(wasm), native::median(nat), native::median(sha));
     let mbs = |r: f64| r * size as f64 / 1e6;
     println!(
-        "| {size} B | {protocol} | {n} | {w:.0} ({:.1}) | {v:.0} ({:.1}) | {s:.0} ({:.1}) | **{:.2}** | {:.2} | {:.2} |",
+        "| {size} B | {mode} | {n} | {w:.0} ({:.1}) | {v:.0} ({:.1}) | {s:.0} ({:.1}) | **{:.2}** | {:.2} | {:.2} |",
         mbs(w),
         mbs(v),
         mbs(s),

@@ -33,13 +33,18 @@ pub fn sizes() -> Vec<usize> {
 
 /// The target definition every guest benchmark uses: static keys, a static
 /// partition key, 500 records per request, room for every event, no shard
-/// pacing (the guest path is measured, not a shard's limit), `protocol`
-/// `json` or `cbor`.
-pub fn config_json_in(endpoint: &str, protocol: &str) -> String {
+/// pacing (the guest path is measured, not a shard's limit). `mode` is the
+/// `protocol`, `json` or `cbor`, with `+aggregation` for `aggregation: true`.
+pub fn config_json_in(endpoint: &str, mode: &str) -> String {
+    let (protocol, aggregation) = match mode.split_once('+') {
+        Some((protocol, "aggregation")) => (protocol, true),
+        _ => (mode, false),
+    };
     format!(
         r#"{{"name":"bench","type":"amazonkinesis","properties":{{"key":"AKIDBENCH","secret":"bench-secret",
         "region":"us-east-1","endpoint":"{endpoint}","stream":"bench","partition_key":"default",
-        "max_events":500,"max_buffer_size":1073741824,"shard_pacing":false,"protocol":"{protocol}"}}}}"#
+        "max_events":500,"max_buffer_size":1073741824,"shard_pacing":false,"protocol":"{protocol}",
+        "aggregation":{aggregation}}}}}"#
     )
 }
 
@@ -177,10 +182,10 @@ pub struct Run {
 }
 
 /// Pushes `events` (copied into owned records, as the component's lifting
-/// copies them into its memory) in chunks of `chunk`, then flushes, with
-/// `protocol` `json` or `cbor`.
-pub fn run_in(protocol: &str, events: &[Vec<u8>], chunk: usize, keep_bodies: bool) -> Run {
-    let config = kinesis_target::config::parse(&config_json_in("http://127.0.0.1:9", protocol)).expect("bench config");
+/// copies them into its memory) in chunks of `chunk`, then flushes, in
+/// `mode` (see [`config_json_in`]).
+pub fn run_in(mode: &str, events: &[Vec<u8>], chunk: usize, keep_bodies: bool) -> Run {
+    let config = kinesis_target::config::parse(&config_json_in("http://127.0.0.1:9", mode)).expect("bench config");
     let transport = AtOnce::default();
     let seen = transport.seen.clone();
     seen.borrow_mut().keep_bodies = keep_bodies;

@@ -5,7 +5,11 @@
 //!
 //! `bench_cpu URL STREAM` (BENCH_EVENTS 20,000, BENCH_EVENT_BYTES 200,
 //! BENCH_KEY, BENCH_SECRET, BENCH_PROTOCOL `json` or `cbor`, BENCH_OUTCOMES
-//! `full` or `ids`; `shard_pacing: false`, as the SDK does not pace). The component is compiled and the instance
+//! `full` or `ids`, BENCH_AGGREGATION `1` for `aggregation: true`,
+//! BENCH_COMPONENT a `.wasm` file in place of the embedded component,
+//! BENCH_BUFFER `max_buffer_size` (default 8 MiB, the target's default: a
+//! user's config; 0.3.0's figures up to 2026-12-02 ran with 256 MiB, which
+//! holds every event in the guest at once); `shard_pacing: false`, as the SDK does not pace). The component is compiled and the instance
 //! configured first (not counted, as the SDK's client is built first); then
 //! CPU time (`getrusage(RUSAGE_SELF)`: all threads of this process, user +
 //! system, wasmtime's epoch thread included) is measured around pushing
@@ -32,13 +36,23 @@ async fn main() -> anyhow::Result<()> {
     let secret = std::env::var("BENCH_SECRET").unwrap_or_else(|_| "local-kinesis-secret".into());
     let protocol = std::env::var("BENCH_PROTOCOL").unwrap_or_else(|_| "json".into());
     let detail = std::env::var("BENCH_OUTCOMES").unwrap_or_else(|_| "full".into());
-    let runtime = KinesisRuntime::new()?;
+    let aggregation = env("BENCH_AGGREGATION", 0) == 1;
+    // From the compile cache, as `kinesis-host run` starts: not measured
+    // either way, but a profile of this process then shows the sends only.
+    // BENCH_COMPONENT: another build of the component (an A/B, a profile
+    // with function names).
+    let component = match std::env::var_os("BENCH_COMPONENT") {
+        Some(path) => std::fs::read(path)?,
+        None => kinesis_host::runtime::EMBEDDED_COMPONENT.to_vec(),
+    };
+    let cache = kinesis_host::compile_cache::default_dir();
+    let runtime = KinesisRuntime::with_options_cached(&component, Default::default(), cache.as_deref())?;
     let config = serde_json::json!({"name": "bench", "type": "amazonkinesis", "properties": {
         "key": key, "secret": secret, "region": "us-east-1", "endpoint": url, "stream": stream,
-        "partition_key": "default", "max_events": 500, "max_buffer_size": 256 << 20, "protocol": protocol,
+        "partition_key": "default", "max_events": 500, "max_buffer_size": env("BENCH_BUFFER", 8 << 20), "protocol": protocol,
         // The work per event is compared, not the shards: the SDK does not
         // pace either, and this endpoint enforces no write limits.
-        "shard_pacing": false, "outcome_detail": detail}});
+        "shard_pacing": false, "outcome_detail": detail, "aggregation": aggregation}});
     let mut tenant = Tenant::start(&runtime, &config.to_string())
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
@@ -62,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
         tenant.tally
     );
     println!(
-        "{{\"client\":\"kinesis-target (wasmtime, {protocol}, outcomes {detail})\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3}}}",
+        "{{\"client\":\"kinesis-target (wasmtime, {protocol}, outcomes {detail}, aggregation {aggregation})\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3}}}",
         used.as_secs_f64(),
         wall.as_secs_f64(),
         used.as_secs_f64() * 1e6 / events as f64
