@@ -152,7 +152,10 @@ async fn throughput() -> anyhow::Result<()> {
         vs_json.push((size, rates));
     }
     println!();
-    println!("| event | mode | wasmtime, events/s vs {0} | native, events/s vs {0} |", modes[0]);
+    println!(
+        "| event | mode | wasmtime, events/s vs {0} | native, events/s vs {0} |",
+        modes[0]
+    );
     println!("|---|---|---|---|");
     for (size, rates) in vs_json {
         for (mode, rate) in modes.iter().zip(&rates).skip(1) {
