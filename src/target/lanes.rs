@@ -208,7 +208,11 @@ impl Lanes {
         #[cfg(test)]
         assert_eq!(
             self.events,
-            self.lanes.iter().flat_map(|l| &l.items).map(|w| w.entry.events()).sum::<usize>(),
+            self.lanes
+                .iter()
+                .flat_map(|l| &l.items)
+                .map(|w| w.entry.events())
+                .sum::<usize>(),
             "events counted in the lanes"
         );
         self.events
