@@ -224,7 +224,9 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 None => self.batcher.add(record),
             }
             self.note_open_batch();
-            if self.batcher.has_ready() {
+            // Realtime: a full batch goes at once. Scheduled: not before the
+            // whole call is taken, so a run that begins in it drains all of it.
+            if self.batcher.has_ready() && !self.scheduled() {
                 self.pump();
             }
         }

@@ -742,6 +742,24 @@ fn an_interval_target_sends_nothing_before_its_run_and_everything_at_it() {
 }
 
 #[test]
+fn the_first_run_takes_everything_the_first_push_brought() {
+    // SPEC 5: a run drains the queue. The first run begins in the first
+    // push; it must see all of that push, not only the batch that filled
+    // first (60 lines written before start went out as 50, then 10 an
+    // hour later).
+    let (mut t, script) = target(serde_json::json!({"interval": "1h", "max_events": 50}));
+    t.push(events(0..60, 1));
+    let sizes: Vec<usize> = script.sent.borrow().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [50, 10]);
+    t.poll(Duration::ZERO);
+    assert!(
+        outcomes(&t.take_report(), 0..60)
+            .values()
+            .all(|o| code(o) == "delivered")
+    );
+}
+
+#[test]
 fn what_a_scheduled_run_could_not_deliver_waits_for_the_next_run() {
     let (mut t, script) = target(serde_json::json!({"interval": 60}));
     script
