@@ -85,6 +85,32 @@ async fn binary_events_arrive_byte_for_byte_with_the_configured_key() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn requests_go_over_kept_alive_connections() {
+    let ep = endpoint().await;
+    // One request at a time, 20 of them: a connection each before the pool.
+    let mut t = tenant(&config(
+        &ep.url(),
+        DEFAULT_SECRET_KEY,
+        serde_json::json!({"max_events": 50, "max_in_flight": 1, "shard_pacing": false}),
+    ))
+    .await;
+    let events: Vec<wit::Event> = (0..1000u64).map(|i| event(i, vec![b'x'; 100])).collect();
+    t.push(&events).await;
+    t.flush().await;
+    assert_eq!((t.tally.delivered, t.tally.requests), (1000, 20));
+    let stats = ep.stats();
+    assert_eq!(stats.put_records_requests, 20);
+    // A request may start before the last one's connection is back in the
+    // pool (its answer read to the end): then a second one opens, no more.
+    assert!(
+        stats.connections <= 2,
+        "{} connections for 20 requests one at a time: not kept alive",
+        stats.connections
+    );
+    ep.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_secret_fails_every_event_with_the_signature_code() {
     let ep = endpoint().await;
     let mut t = tenant(&config(&ep.url(), "not-the-secret", serde_json::json!({}))).await;

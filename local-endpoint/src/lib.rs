@@ -110,6 +110,9 @@ pub struct StoredRecord {
 pub struct EndpointStats {
     /// HTTP requests handled (any outcome).
     pub requests: u64,
+    /// TCP connections accepted and served (not those an outage or a fault
+    /// refused): with kept-alive connections, far fewer than `requests`.
+    pub connections: u64,
     /// PutRecords calls that passed authentication.
     pub put_records_requests: u64,
     /// PutRecord calls that passed authentication.
@@ -173,6 +176,7 @@ pub struct ShardStats {
 #[derive(Default)]
 struct Counters {
     requests: AtomicU64,
+    connections: AtomicU64,
     put_records_requests: AtomicU64,
     put_record_requests: AtomicU64,
     get_records_requests: AtomicU64,
@@ -203,6 +207,7 @@ impl Counters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         EndpointStats {
             requests: get(&self.requests),
+            connections: get(&self.connections),
             put_records_requests: get(&self.put_records_requests),
             put_record_requests: get(&self.put_record_requests),
             get_records_requests: get(&self.get_records_requests),

@@ -53,6 +53,7 @@ pub(super) async fn serve(listener: TcpListener, state: Arc<State>, mut stopped:
                     drop(stream);
                     continue;
                 }
+                bump(&state.counters.connections, 1);
                 let state = Arc::clone(&state);
                 connections.spawn(async move {
                     let service = service_fn(move |req| respond(Arc::clone(&state), req));
