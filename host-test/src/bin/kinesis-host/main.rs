@@ -564,10 +564,23 @@ fn cron_of(def: &TargetDef) -> Option<String> {
     Some(format!("{cron} (UTC offset {offset})"))
 }
 
+/// The definition the component gets: `outcome_detail: ids` unless the
+/// config chose. This host only counts deliveries (its report, checkpoint
+/// and dead letters need ids and failures, which always come in full), so
+/// a shard id and sequence number per event would be made, lifted and
+/// dropped for nothing: 10-20 % of the CPU per event (BENCHMARKS.md).
+fn as_run(definition: &serde_json::Value) -> serde_json::Value {
+    let mut definition = definition.clone();
+    if let Some(props) = definition.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        props.entry("outcome_detail").or_insert_with(|| "ids".into());
+    }
+    definition
+}
+
 async fn start_tenants(runtime: &KinesisRuntime, defs: Vec<TargetDef>, grants: &Grants) -> Result<Vec<Tenant>, String> {
     let mut tenants = Vec::with_capacity(defs.len());
     for def in defs {
-        let json = def.definition.to_string();
+        let json = as_run(&def.definition).to_string();
         match Tenant::start_with(runtime, &json, grants).await {
             Ok(Ok(tenant)) => {
                 if !tenant.info.enabled {
@@ -602,4 +615,20 @@ fn progress_bar(report: ReportFormat) -> indicatif::ProgressBar {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_run;
+
+    #[test]
+    fn a_run_asks_for_delivered_ids_unless_the_config_chose() {
+        let def = serde_json::json!({"name": "t", "properties": {"stream": "s"}});
+        assert_eq!(as_run(&def)["properties"]["outcome_detail"], "ids");
+        let full = serde_json::json!({"name": "t", "properties": {"outcome_detail": "full"}});
+        assert_eq!(as_run(&full)["properties"]["outcome_detail"], "full");
+        // Not an object: left for the component to name the error.
+        let odd = serde_json::json!({"name": "t", "properties": 3});
+        assert_eq!(as_run(&odd), odd);
+    }
 }
