@@ -2,7 +2,7 @@
 //! (Kinesis takes no unsigned payload). In the component the host lends it
 //! through `datastream:target/digest`, because hashing in wasm was most of
 //! the guest's work per event and the host has the CPU's SHA instructions
-//! (BENCHMARKS.md "Host-lent SHA-256"); natively it is `sha2`, which uses
+//! (BENCHMARKS.md "Issue 14 again"); natively it is `sha2`, which uses
 //! them itself.
 //!
 //! A host that answers wrongly can only make the signature fail: the host

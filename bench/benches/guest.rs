@@ -29,7 +29,6 @@ use kinesis_bench::native_guest as native;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use kinesis_host::options::Answered;
-use kinesis_host::runtime::EMBEDDED_COMPONENT;
 use kinesis_host::{KinesisRuntime, RuntimeOptions, TargetInstance, Transport, wit};
 use sha2::Digest;
 use std::time::{Duration, Instant};
@@ -72,10 +71,7 @@ fn answerer(delay: Duration) -> Transport {
 }
 
 async fn runtime(delay: Duration, memory_limit: usize) -> anyhow::Result<KinesisRuntime> {
-    let component = match std::env::var_os("BENCH_COMPONENT") {
-        Some(path) => std::fs::read(path)?,
-        None => EMBEDDED_COMPONENT.to_vec(),
-    };
+    let component = kinesis_bench::component()?;
     KinesisRuntime::with_options(
         &component,
         RuntimeOptions {

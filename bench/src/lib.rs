@@ -4,3 +4,14 @@
 
 pub mod cpu_time;
 pub mod native_guest;
+
+/// The component a benchmark runs: the file `BENCH_COMPONENT` names (an
+/// older build for an A/B, or one with its name section for a profile), or
+/// the one embedded in `kinesis-host`.
+#[cfg(feature = "wasmtime")]
+pub fn component() -> std::io::Result<Vec<u8>> {
+    match std::env::var_os("BENCH_COMPONENT") {
+        Some(path) => std::fs::read(path),
+        None => Ok(kinesis_host::runtime::EMBEDDED_COMPONENT.to_vec()),
+    }
+}

@@ -8,7 +8,7 @@
 //!
 //! Connections are kept alive and reused ([`Pool`], one per tenant): a new
 //! TCP connection per PutRecords request cost more of the host's CPU than
-//! the request itself (BENCHMARKS.md "Client CPU"), and with `https` each
+//! the request itself (BENCHMARKS.md "Issue 14 again"), and with `https` each
 //! would also be a TLS handshake.
 
 use anyhow::{Context, Result};
@@ -158,7 +158,7 @@ pub async fn send(
         match tokio::time::timeout(first_byte_timeout, sender.try_send_request(request)).await {
             Ok(Ok(response)) => {
                 pool.keep(endpoint, sender);
-                return Ok(answer(response, between_bytes_timeout, Box::new(async { Ok(()) })));
+                return Ok(answer(response, between_bytes_timeout));
             }
             // Closed before the request went out: it was not sent, so it
             // may go on another connection.
@@ -198,17 +198,14 @@ pub async fn send(
         .await
         .map_err(|_| Error::ConnectionReadTimeout)??;
     pool.keep(endpoint, sender);
-    // wasmtime-wasi-http only logs what this future ends with; the exchange's
-    // errors reach the guest through the answer body.
-    Ok(answer(response, between_bytes_timeout, Box::new(async { Ok(()) })))
+    Ok(answer(response, between_bytes_timeout))
 }
 
 /// The answer, its body failing when no bytes arrive for `between_bytes`.
-fn answer(
-    response: http::Response<Incoming>,
-    between_bytes: Duration,
-    io: Box<dyn Future<Output = Result<(), Error>> + Send>,
-) -> Sent {
+/// The connection outlives the exchange, so the future that "ends with the
+/// connection" ends at once: wasmtime-wasi-http only logs its result, and
+/// the exchange's errors reach the guest through the answer body.
+fn answer(response: http::Response<Incoming>, between_bytes: Duration) -> Sent {
     let response = response.map(|incoming| {
         TimedBody {
             incoming,
@@ -216,7 +213,7 @@ fn answer(
         }
         .boxed_unsync()
     });
-    (response, io)
+    (response, Box::new(async { Ok(()) }))
 }
 
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}

@@ -39,12 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let aggregation = env("BENCH_AGGREGATION", 0) == 1;
     // From the compile cache, as `kinesis-host run` starts: not measured
     // either way, but a profile of this process then shows the sends only.
-    // BENCH_COMPONENT: another build of the component (an A/B, a profile
-    // with function names).
-    let component = match std::env::var_os("BENCH_COMPONENT") {
-        Some(path) => std::fs::read(path)?,
-        None => kinesis_host::runtime::EMBEDDED_COMPONENT.to_vec(),
-    };
+    let component = kinesis_bench::component()?;
     let cache = kinesis_host::compile_cache::default_dir();
     let runtime = KinesisRuntime::with_options_cached(&component, Default::default(), cache.as_deref())?;
     let config = serde_json::json!({"name": "bench", "type": "amazonkinesis", "properties": {

@@ -568,7 +568,7 @@ fn cron_of(def: &TargetDef) -> Option<String> {
 /// config chose. This host only counts deliveries (its report, checkpoint
 /// and dead letters need ids and failures, which always come in full), so
 /// a shard id and sequence number per event would be made, lifted and
-/// dropped for nothing: 10-20 % of the CPU per event (BENCHMARKS.md).
+/// dropped for nothing: about 9 % of the run's CPU (BENCHMARKS.md).
 fn as_run(definition: &serde_json::Value) -> serde_json::Value {
     let mut definition = definition.clone();
     if let Some(props) = definition.get_mut("properties").and_then(|p| p.as_object_mut()) {
