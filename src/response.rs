@@ -11,30 +11,38 @@ mod json;
 use crate::encode::Protocol;
 use crate::report::{Failure, Origin, codes, is_retryable_code};
 use crate::xml::element as xml_element;
+use std::borrow::Cow;
 
-/// The result of one record of a PutRecords request.
+/// The result of one record of a PutRecords request. A delivered record's
+/// shard id and sequence number are borrowed from the answer where they can
+/// be: most callers only compare them or drop them (`outcome_detail: ids`),
+/// and a `String` for each was most of what reading an answer cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordResult {
-    Delivered { shard_id: String, sequence_number: String },
+pub enum RecordResult<'a> {
+    Delivered {
+        shard_id: Cow<'a, str>,
+        sequence_number: Cow<'a, str>,
+    },
     Failed(Failure),
 }
 
 /// What a PutRecords answer says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutRecordsResponse {
+pub enum PutRecordsResponse<'a> {
     /// One result per record sent, in order.
-    Records(Vec<RecordResult>),
+    Records(Vec<RecordResult<'a>>),
     /// The whole request failed; every record in it shares this failure.
     RequestFailed(Failure),
 }
 
-/// One item of the answer's `Records`.
+/// One item of the answer's `Records`, borrowed from the answer unless a
+/// value had escapes (JSON) or came in chunks (CBOR).
 #[derive(Default)]
-struct Entry {
-    sequence_number: Option<String>,
-    shard_id: Option<String>,
-    error_code: Option<String>,
-    error_message: Option<String>,
+struct Entry<'a> {
+    sequence_number: Option<Cow<'a, str>>,
+    shard_id: Option<Cow<'a, str>>,
+    error_code: Option<Cow<'a, str>>,
+    error_message: Option<Cow<'a, str>>,
 }
 
 /// The fields of an item that are read; any other is skipped.
@@ -67,8 +75,8 @@ impl EntryField {
     }
 }
 
-impl Entry {
-    fn slot(&mut self, field: EntryField) -> &mut Option<String> {
+impl<'a> Entry<'a> {
+    fn slot(&mut self, field: EntryField) -> &mut Option<Cow<'a, str>> {
         match field {
             EntryField::SequenceNumber => &mut self.sequence_number,
             EntryField::ShardId => &mut self.shard_id,
@@ -91,7 +99,7 @@ const MAX_MESSAGE: usize = 512;
 ///     other => panic!("{other:?}"),
 /// }
 /// ```
-pub fn parse(status: u16, error_type: Option<&str>, body: &[u8], sent: usize) -> PutRecordsResponse {
+pub fn parse<'a>(status: u16, error_type: Option<&str>, body: &'a [u8], sent: usize) -> PutRecordsResponse<'a> {
     parse_in(Protocol::Json, status, error_type, body, sent)
 }
 
@@ -106,13 +114,13 @@ pub fn parse(status: u16, error_type: Option<&str>, body: &[u8], sent: usize) ->
 /// let PutRecordsResponse::Records(results) = parse_in(Protocol::Cbor, 200, None, body, 1) else { panic!() };
 /// assert!(matches!(&results[0], RecordResult::Delivered { shard_id, .. } if shard_id == "shardId-1"));
 /// ```
-pub fn parse_in(
+pub fn parse_in<'a>(
     protocol: Protocol,
     status: u16,
     error_type: Option<&str>,
-    body: &[u8],
+    body: &'a [u8],
     sent: usize,
-) -> PutRecordsResponse {
+) -> PutRecordsResponse<'a> {
     if !(200..300).contains(&status) {
         return PutRecordsResponse::RequestFailed(request_error(status, error_type, body));
     }
@@ -135,8 +143,8 @@ fn record_result(e: Entry) -> RecordResult {
         (Some(code), _, _) if !code.is_empty() => RecordResult::Failed(Failure {
             retryable: is_retryable_code(&code),
             maybe_delivered: false,
-            message: clip(e.error_message.unwrap_or_default()),
-            code,
+            message: clip(e.error_message.map(Cow::into_owned).unwrap_or_default()),
+            code: code.into_owned(),
             origin: Origin::Kinesis,
         }),
         (_, Some(sequence_number), Some(shard_id)) => RecordResult::Delivered {
@@ -154,7 +162,7 @@ fn record_result(e: Entry) -> RecordResult {
 }
 
 /// The answer was 2xx but unreadable: the records may or may not have landed.
-fn malformed(message: String) -> PutRecordsResponse {
+fn malformed(message: String) -> PutRecordsResponse<'static> {
     PutRecordsResponse::RequestFailed(Failure {
         code: codes::MALFORMED_RESPONSE.into(),
         message: clip(message),

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 type Read<T> = Result<T, String>;
 
 /// The entries of `body`'s `Records`, in order.
-pub(super) fn entries(body: &[u8]) -> Read<Vec<Entry>> {
+pub(super) fn entries(body: &[u8]) -> Read<Vec<Entry<'_>>> {
     let d = &mut Decoder::new(body);
     let mut records = None;
     each_pair(d, "the answer", |d, key| {
@@ -46,7 +46,7 @@ pub(super) fn error_fields(body: &[u8]) -> Option<(Option<String>, Option<String
 }
 
 /// `Records`: a list of entries; `limit` bounds what is reserved up front.
-fn list(d: &mut Decoder, limit: usize) -> Read<Vec<Entry>> {
+fn list<'b>(d: &mut Decoder<'b>, limit: usize) -> Read<Vec<Entry<'b>>> {
     let found = d.datatype().map_err(said)?;
     if !matches!(found, Type::Array | Type::ArrayIndef) {
         return Err(format!("Records is {}, expected a list", kind(found)));
@@ -57,7 +57,7 @@ fn list(d: &mut Decoder, limit: usize) -> Read<Vec<Entry>> {
         let mut entry = Entry::default();
         each_pair(d, "a Records item", |d, key| match EntryField::named(key) {
             Some(field) => {
-                *entry.slot(field) = text_or_null(d, field.name())?.map(Cow::into_owned);
+                *entry.slot(field) = text_or_null(d, field.name())?;
                 Ok(())
             }
             None => skip(d),

@@ -1,5 +1,6 @@
 //! The `Records` of a JSON 1.1 PutRecords answer, read as the parser goes:
-//! no `serde_json::Value` tree, no key strings, one `String` per value kept.
+//! no `serde_json::Value` tree, no key strings, values borrowed from the
+//! answer (a `String` only for one with escapes).
 //!
 //! Written as visitors over `deserialize_any` that handle every JSON type:
 //! serde's defaults for the types a visitor does not expect, and serde_json's
@@ -9,13 +10,14 @@
 
 use super::{Entry, EntryField};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A PutRecords request carries at most this many records.
 const MAX_RECORDS: usize = 500;
 
 /// The entries of `body`'s `Records`, in order; `expected` of them, if it is right.
-pub(super) fn entries(body: &[u8], expected: usize) -> Result<Vec<Entry>, String> {
+pub(super) fn entries(body: &[u8], expected: usize) -> Result<Vec<Entry<'_>>, String> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let records = Shape::Answer(expected)
         .deserialize(&mut de)
@@ -40,10 +42,10 @@ enum Shape {
     Text(EntryField),
 }
 
-enum Read {
-    Records(Vec<Entry>),
-    Entry(Entry),
-    Text(Option<String>),
+enum Read<'a> {
+    Records(Vec<Entry<'a>>),
+    Entry(Entry<'a>),
+    Text(Option<Cow<'a, str>>),
     /// The answer without `Records`.
     Nothing,
 }
@@ -66,7 +68,7 @@ impl Shape {
         }
     }
 
-    fn wrong<E: de::Error>(self, found: &str) -> Result<Read, E> {
+    fn wrong<'a, E: de::Error>(self, found: &str) -> Result<Read<'a>, E> {
         Err(E::custom(format_args!(
             "{} is {found}, expected {}",
             self.what(),
@@ -76,21 +78,21 @@ impl Shape {
 }
 
 impl<'de> DeserializeSeed<'de> for Shape {
-    type Value = Read;
+    type Value = Read<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Read, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Read<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Shape {
-    type Value = Read;
+    type Value = Read<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(self.expected())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Read, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Read<'de>, A::Error> {
         let (mut read, expected) = match self {
             Shape::Answer(expected) => (Read::Nothing, expected),
             Shape::Entry => (Read::Entry(Entry::default()), 0),
@@ -114,7 +116,7 @@ impl<'de> Visitor<'de> for Shape {
         Ok(read)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Read<'de>, A::Error> {
         let Shape::Records(expected) = self else {
             return self.wrong("a list");
         };
@@ -128,40 +130,48 @@ impl<'de> Visitor<'de> for Shape {
         Ok(Read::Records(records))
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Read, E> {
+    /// A value without escapes, in the answer as it is: no copy.
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Read<'de>, E> {
         match self {
-            Shape::Text(_) => Ok(Read::Text(Some(s.to_string()))),
+            Shape::Text(_) => Ok(Read::Text(Some(Cow::Borrowed(s)))),
             _ => self.wrong("a string"),
         }
     }
 
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Read, E> {
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Read<'de>, E> {
         match self {
-            Shape::Text(_) => Ok(Read::Text(Some(s))),
+            Shape::Text(_) => Ok(Read::Text(Some(Cow::Owned(s.to_string())))),
             _ => self.wrong("a string"),
         }
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Read, E> {
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Read<'de>, E> {
+        match self {
+            Shape::Text(_) => Ok(Read::Text(Some(Cow::Owned(s)))),
+            _ => self.wrong("a string"),
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Read<'de>, E> {
         match self {
             Shape::Text(_) => Ok(Read::Text(None)),
             _ => self.wrong("null"),
         }
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Read, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Read<'de>, E> {
         self.wrong("a boolean")
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Read, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Read<'de>, E> {
         self.wrong("a number")
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Read, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Read<'de>, E> {
         self.wrong("a number")
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Read, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Read<'de>, E> {
         self.wrong("a number")
     }
 }

@@ -36,6 +36,27 @@ fn per_record_results_come_back_in_order() {
 }
 
 #[test]
+fn values_without_escapes_are_borrowed_from_the_answer() {
+    let body = br#"{"Records":[{"SequenceNumber":"1","ShardId":"shardId-0"},{"SequenceNumber":"\u0032","ShardId":"shardId-0"}]}"#;
+    let PutRecordsResponse::Records(r) = parse(200, None, body, 2) else {
+        panic!()
+    };
+    let borrowed = |r: &RecordResult| match r {
+        RecordResult::Delivered {
+            shard_id,
+            sequence_number,
+        } => (
+            matches!(shard_id, Cow::Borrowed(_)),
+            matches!(sequence_number, Cow::Borrowed(_)),
+        ),
+        RecordResult::Failed(f) => panic!("{f:?}"),
+    };
+    assert_eq!(borrowed(&r[0]), (true, true));
+    // An escape needs a copy.
+    assert_eq!(borrowed(&r[1]), (true, false));
+}
+
+#[test]
 fn wrong_number_of_results_is_malformed_and_retryable() {
     let body = br#"{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"s"}]}"#;
     let f = failed(parse(200, None, body, 2));
@@ -172,7 +193,7 @@ mod cbor {
         out
     }
 
-    fn read(status: u16, body: &[u8], sent: usize) -> PutRecordsResponse {
+    fn read(status: u16, body: &[u8], sent: usize) -> PutRecordsResponse<'_> {
         parse_in(Protocol::Cbor, status, None, body, sent)
     }
 

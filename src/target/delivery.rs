@@ -92,7 +92,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             match self.transport.progress(&mut self.in_flight[i].1) {
                 Some(exchanged) => {
                     let (outbound, _) = self.in_flight.remove(i);
-                    let attempted = exchange::read(self.config.protocol, outbound.items.len(), exchanged);
+                    let attempted = exchange::read(self.config.protocol, outbound.items.len(), &exchanged);
                     self.finish(outbound, attempted);
                 }
                 None => i += 1,
@@ -243,7 +243,8 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         match self.transport.start(request) {
             Ok(exchange) => self.in_flight.push((outbound, exchange)),
             Err(e) => {
-                let attempted = exchange::read(self.config.protocol, outbound.items.len(), Err(e));
+                let failed = Err(e);
+                let attempted = exchange::read(self.config.protocol, outbound.items.len(), &failed);
                 self.finish(outbound, attempted);
             }
         }
@@ -255,7 +256,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// it throttled, behind a backoff of their own otherwise. What is out of
     /// time (`retry_max_duration`, `max_retries`) fails with its last reason.
     /// An aggregate's outcome is each of its events'.
-    fn finish(&mut self, outbound: Outbound, mut attempted: Attempted) {
+    fn finish(&mut self, outbound: Outbound, mut attempted: Attempted<'_>) {
         let now = self.clock.monotonic();
         self.refresh_if_expired(&mut attempted);
         let retryable_whole = attempted.whole
@@ -285,17 +286,11 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                     match item.entry {
                         Entry::Plain(record) => {
                             let held = held_size(&record);
-                            self.settle(
-                                record.id,
-                                held,
-                                Outcome::Delivered {
-                                    shard_id,
-                                    sequence_number,
-                                },
-                            )
+                            let outcome = self.delivered(&shard_id, &sequence_number);
+                            self.settle(record.id, held, outcome)
                         }
                         Entry::Packed(aggregate) => {
-                            misplaced.extend(self.deliver_packed(*aggregate, shard_id, sequence_number));
+                            misplaced.extend(self.deliver_packed(*aggregate, &shard_id, &sequence_number));
                         }
                     }
                 }
@@ -399,7 +394,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
 
     /// Kinesis said the session token expired: with credentials from a
     /// provider, fetch new ones and send the records again instead of failing them.
-    fn refresh_if_expired(&mut self, attempted: &mut Attempted) {
+    fn refresh_if_expired(&mut self, attempted: &mut Attempted<'_>) {
         if !self.credentials.refreshes() {
             return;
         }

@@ -103,16 +103,18 @@ pub(super) struct Outbound {
     pub items: Vec<Waiting>,
 }
 
-/// One result per record of an attempt, and whether its failure was ambiguous.
-pub(super) struct Attempted {
-    pub results: Vec<RecordResult>,
+/// One result per record of an attempt, and whether its failure was
+/// ambiguous. Deliveries borrow their shard id and sequence number from the
+/// answer.
+pub(super) struct Attempted<'a> {
+    pub results: Vec<RecordResult<'a>>,
     pub ambiguous: bool,
     /// The request failed as a whole (an error status, no connection, no
     /// answer): the stream, not one shard, said no.
     pub whole: bool,
 }
 
-impl Attempted {
+impl Attempted<'_> {
     /// The same failure for each of `sent` records.
     pub fn failed(sent: usize, failure: Failure, ambiguous: bool) -> Self {
         Self {
@@ -124,7 +126,7 @@ impl Attempted {
 }
 
 /// Reads how an exchange of `sent` records, in `protocol`, ended.
-pub(super) fn read(protocol: Protocol, sent: usize, exchanged: Exchanged) -> Attempted {
+pub(super) fn read(protocol: Protocol, sent: usize, exchanged: &Exchanged) -> Attempted<'_> {
     match exchanged {
         Ok(answer) => match response::parse_in(
             protocol,
@@ -143,7 +145,7 @@ pub(super) fn read(protocol: Protocol, sent: usize, exchanged: Exchanged) -> Att
         Err(e) => {
             let failure = Failure {
                 code: e.code.to_string(),
-                message: e.message,
+                message: e.message.clone(),
                 origin: Origin::Transport,
                 // The host's outbound policy will not change its mind.
                 retryable: e.code != codes::HTTP_REQUEST_DENIED,

@@ -9,7 +9,7 @@ use crate::aggregate::{self, Aggregate, Group, Packer, Placement};
 use crate::encode::Protocol;
 use crate::partition_key::DEFAULT_KEY;
 use crate::record::Record;
-use crate::report::{Failure, Outcome};
+use crate::report::Failure;
 use crate::send::{Clock, Log, Transport};
 use crate::shards::{self, LIST_SHARDS_TARGET, Shard, Shards};
 
@@ -192,12 +192,12 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     pub(super) fn deliver_packed(
         &mut self,
         aggregate: Aggregate,
-        shard_id: String,
-        sequence_number: String,
+        shard_id: &str,
+        sequence_number: &str,
     ) -> Vec<Record> {
         let placement = aggregate.placement();
         let range = match self.shards.as_mut() {
-            Some(shards) if !shards.expected(placement.group, &shard_id) => {
+            Some(shards) if !shards.expected(placement.group, shard_id) => {
                 if let Group::Shard { generation, .. } = placement.group
                     && shards.invalidate(generation)
                 {
@@ -207,7 +207,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                     .shards
                     .as_ref()
                     .and_then(Shards::map)
-                    .and_then(|m| m.shard(&shard_id));
+                    .and_then(|m| m.shard(shard_id));
                 // Unknown: only what shares the first event's hash key surely belongs there.
                 Some(landed.map_or((placement.hash_key, placement.hash_key), |s| (s.start, s.end)))
             }
@@ -219,10 +219,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 misplaced.push(record);
                 continue;
             }
-            let outcome = Outcome::Delivered {
-                shard_id: shard_id.clone(),
-                sequence_number: sequence_number.clone(),
-            };
+            let outcome = self.delivered(shard_id, sequence_number);
             self.settle(record.id, super::held_size(&record), outcome);
         }
         misplaced
