@@ -2,8 +2,6 @@
 //! straight into a body allocated at its exact final size.
 
 use super::{StreamRef, Wire, json_string};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 
 /// JSON 1.1 bodies for one stream and partition key.
 #[derive(Debug, Clone)]
@@ -75,7 +73,9 @@ impl JsonBody {
             let data = record.data();
             let start = body.len();
             body.resize(start + base64_len(data.len()), 0);
-            let written = STANDARD.encode_slice(data, &mut body[start..]).unwrap_or(0);
+            let written = base64_simd::STANDARD
+                .encode(data, base64_simd::Out::from_slice(&mut body[start..]))
+                .len();
             body.truncate(start + written);
             body.extend_from_slice(KEY_FIELD);
             match record.partition_key() {
@@ -106,6 +106,8 @@ mod tests {
     use super::*;
     use crate::batch::Record;
     use crate::encode::PutRecordsEncoder;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     fn rec(data: &[u8]) -> Record {
         Record::new(0, data.to_vec())
