@@ -6,6 +6,7 @@
 //! are read so the user sees the real code.
 
 mod cbor;
+mod compact;
 mod json;
 
 use crate::encode::Protocol;
@@ -38,6 +39,7 @@ pub enum PutRecordsResponse<'a> {
 /// One item of the answer's `Records`, borrowed from the answer unless a
 /// value had escapes (JSON) or came in chunks (CBOR).
 #[derive(Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Entry<'a> {
     sequence_number: Option<Cow<'a, str>>,
     shard_id: Option<Cow<'a, str>>,

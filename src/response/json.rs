@@ -16,8 +16,17 @@ use std::fmt;
 /// A PutRecords request carries at most this many records.
 const MAX_RECORDS: usize = 500;
 
-/// The entries of `body`'s `Records`, in order; `expected` of them, if it is right.
+/// The entries of `body`'s `Records`, in order; `expected` of them, if it is
+/// right. The compact form Kinesis writes is read without serde.
 pub(super) fn entries(body: &[u8], expected: usize) -> Result<Vec<Entry<'_>>, String> {
+    match super::compact::entries(body, expected) {
+        Some(records) => Ok(records),
+        None => general(body, expected),
+    }
+}
+
+/// [`entries`] for any JSON: whitespace, escapes, fields in any order.
+pub(super) fn general(body: &[u8], expected: usize) -> Result<Vec<Entry<'_>>, String> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let records = Shape::Answer(expected)
         .deserialize(&mut de)

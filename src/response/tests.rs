@@ -321,3 +321,66 @@ mod cbor {
         assert!(failed(read(400, json, 1)).retryable);
     }
 }
+
+mod compact_form {
+    use super::super::{compact, json};
+
+    const AWS: &[u8] = br#"{"EncryptionType":"NONE","FailedRecordCount":1,"Records":[{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-000000000000"},{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded for shard shardId-000000000001 in stream s under account 111122223333."}]}"#;
+    const KINESIS_LOCAL: &[u8] = br#"{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000001","ErrorCode":null,"ErrorMessage":null},{"ShardId":"shardId-000000000000","SequenceNumber":"2"}]}"#;
+
+    #[test]
+    fn compact_reads_the_answers_kinesis_and_kinesis_local_write() {
+        for body in [AWS, KINESIS_LOCAL] {
+            let fast = compact::entries(body, 2).expect("the compact form");
+            assert_eq!(fast.len(), 2);
+            assert_eq!(Ok(fast), json::general(body, 2));
+        }
+        assert_eq!(compact::entries(br#"{"Records":[]}"#, 0), Some(Vec::new()));
+    }
+
+    #[test]
+    fn compact_leaves_whitespace_escapes_and_other_shapes_to_the_general_reader() {
+        for body in [
+            &br#"{ "Records":[{"SequenceNumber":"1","ShardId":"s"}]}"#[..],
+            br#"{"Records":[{"SequenceNumber":"\u0031","ShardId":"s"}]}"#,
+            br#"{"Records":[{"SequenceNumber":"1","ShardId":"s","Other":"x"}]}"#,
+            br#"{"Records":[{"SequenceNumber":"1","SequenceNumber":"2","ShardId":"s"}]}"#,
+            br#"{"FailedRecordCount":-1,"Records":[]}"#,
+            br#"{"Records":[],"Records":[]}"#,
+            br#"{"Records":[]} "#,
+        ] {
+            assert_eq!(compact::entries(body, 1), None, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    /// Every one-byte edit of real answers (a byte deleted, or one of the
+    /// characters JSON turns on put in or over it): whatever the compact
+    /// reader accepts, the general reader reads the same.
+    #[test]
+    fn compact_reads_what_it_accepts_as_the_general_reader_does() {
+        let alphabet = b" \"\\,:{}[]n0x\x01";
+        let mut accepted = 0;
+        for base in [AWS, KINESIS_LOCAL] {
+            for at in 0..=base.len() {
+                let mut edits = Vec::new();
+                if at < base.len() {
+                    edits.push([&base[..at], &base[at + 1..]].concat());
+                }
+                for &c in alphabet {
+                    edits.push([&base[..at], &[c], &base[at..]].concat());
+                    if at < base.len() {
+                        edits.push([&base[..at], &[c], &base[at + 1..]].concat());
+                    }
+                }
+                for body in &edits {
+                    if let Some(fast) = compact::entries(body, 2) {
+                        accepted += 1;
+                        assert_eq!(Ok(fast), json::general(body, 2), "{}", String::from_utf8_lossy(body));
+                    }
+                }
+            }
+        }
+        // Edits inside values and keys it does not know keep the form.
+        assert!(accepted > 1000, "only {accepted} edits were in the compact form");
+    }
+}
