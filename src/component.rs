@@ -2,7 +2,7 @@
 
 use crate::config;
 use crate::record::Record;
-use crate::report::{self, Failure, Origin, Outcome, OutcomeDetail, codes};
+use crate::report::{self, Failure, Origin, Outcome, codes};
 use crate::target::Target;
 use crate::wasi_http::{WasiClock, WasiHttp};
 use std::cell::RefCell;
@@ -86,14 +86,11 @@ impl wit::Guest for Component {
                 }
                 None => {
                     let failed = failed_at_once(ids, &failure);
-                    to_wit(
-                        report::Report {
-                            accepted: failed.len() as u32,
-                            outcomes: failed,
-                            ..Default::default()
-                        },
-                        OutcomeDetail::Full,
-                    )
+                    to_wit(report::Report {
+                        accepted: failed.len() as u32,
+                        outcomes: failed,
+                        ..Default::default()
+                    })
                 }
             });
         }
@@ -118,7 +115,7 @@ impl wit::Guest for Component {
                 target.poll(Duration::from_nanos(wait_ns));
                 report_of(target)
             }
-            None => to_wit(report::Report::default(), OutcomeDetail::Full),
+            None => to_wit(report::Report::default()),
         })
     }
 
@@ -128,7 +125,7 @@ impl wit::Guest for Component {
                 target.flush();
                 report_of(target)
             }
-            None => to_wit(report::Report::default(), OutcomeDetail::Full),
+            None => to_wit(report::Report::default()),
         })
     }
 
@@ -184,10 +181,9 @@ fn target_info(c: &config::TargetConfig) -> wit::TargetInfo {
 
 type WasiTarget = Target<WasiHttp, WasiClock, HostLog>;
 
-/// What settled since the last report, as the target's `outcome_detail` asks.
+/// What settled since the last report.
 fn report_of(target: &mut WasiTarget) -> wit::Report {
-    let detail = target.config().outcome_detail;
-    to_wit(target.take_report(), detail)
+    to_wit(target.take_report())
 }
 
 /// Events offered before a successful `configure`: taken and failed at
@@ -195,14 +191,11 @@ fn report_of(target: &mut WasiTarget) -> wit::Report {
 fn not_configured(ids: impl IntoIterator<Item = u64>) -> wit::Report {
     let failure = Failure::target(codes::NOT_CONFIGURED, "push before a successful configure", true);
     let outcomes = failed_at_once(ids, &failure);
-    to_wit(
-        report::Report {
-            accepted: outcomes.len() as u32,
-            outcomes,
-            ..Default::default()
-        },
-        OutcomeDetail::Full,
-    )
+    to_wit(report::Report {
+        accepted: outcomes.len() as u32,
+        outcomes,
+        ..Default::default()
+    })
 }
 
 fn failed_at_once(ids: impl IntoIterator<Item = u64>, failure: &Failure) -> Vec<report::EventOutcome> {
@@ -229,38 +222,37 @@ fn inconsistency(ids: &[u64], lengths: &[u32], data_len: usize) -> Option<String
     (!problems.is_empty()).then(|| format!("invalid event-batch: {}", problems.join(", and ")))
 }
 
-/// The WIT report; with [`OutcomeDetail::Ids`], deliveries go to
-/// `delivered-ids` by id only and `outcomes` keeps the failures.
-fn to_wit(r: report::Report, detail: OutcomeDetail) -> wit::Report {
-    let mut delivered_ids = Vec::new();
-    let mut outcomes = Vec::with_capacity(r.outcomes.len());
-    for o in r.outcomes {
-        let outcome = match o.outcome {
-            Outcome::Delivered { .. } if detail == OutcomeDetail::Ids => {
-                delivered_ids.push(o.id);
-                continue;
-            }
-            Outcome::Delivered {
-                shard_id,
-                sequence_number,
-            } => wit::Outcome::Delivered(wit::Delivered {
-                shard_id,
-                sequence_number,
-            }),
-            Outcome::Failed(f) => wit::Outcome::Failed(wit::Failed {
-                code: f.code,
-                message: f.message,
-                retryable: f.retryable,
-                maybe_delivered: f.maybe_delivered,
-                origin: match f.origin {
-                    Origin::Kinesis => wit::FailureOrigin::Kinesis,
-                    Origin::Transport => wit::FailureOrigin::Transport,
-                    Origin::Target => wit::FailureOrigin::Target,
-                },
-            }),
-        };
-        outcomes.push(wit::EventOutcome { id: o.id, outcome });
-    }
+/// The WIT report: failures one by one, deliveries packed as they are.
+fn to_wit(r: report::Report) -> wit::Report {
+    let outcomes = r
+        .outcomes
+        .into_iter()
+        .map(|o| {
+            let outcome = match o.outcome {
+                // The target reports deliveries in `r.delivered`.
+                Outcome::Delivered {
+                    shard_id,
+                    sequence_number,
+                } => wit::Outcome::Delivered(wit::Delivered {
+                    shard_id,
+                    sequence_number,
+                }),
+                Outcome::Failed(f) => wit::Outcome::Failed(wit::Failed {
+                    code: f.code,
+                    message: f.message,
+                    retryable: f.retryable,
+                    maybe_delivered: f.maybe_delivered,
+                    origin: match f.origin {
+                        Origin::Kinesis => wit::FailureOrigin::Kinesis,
+                        Origin::Transport => wit::FailureOrigin::Transport,
+                        Origin::Target => wit::FailureOrigin::Target,
+                    },
+                }),
+            };
+            wit::EventOutcome { id: o.id, outcome }
+        })
+        .collect();
+    let d = r.delivered;
     wit::Report {
         accepted: r.accepted,
         requests: r.requests,
@@ -268,7 +260,13 @@ fn to_wit(r: report::Report, detail: OutcomeDetail) -> wit::Report {
         pending: r.pending,
         poll_after_ns: r.poll_after.map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
         outcomes,
-        delivered_ids,
+        delivered: wit::Deliveries {
+            ids: d.ids,
+            shard_ids: d.shard_ids,
+            shards: d.shards,
+            sequence_lengths: d.sequence_lengths,
+            sequence_numbers: d.sequence_numbers,
+        },
     }
 }
 

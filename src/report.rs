@@ -48,17 +48,156 @@ pub struct EventOutcome {
     pub outcome: Outcome,
 }
 
+/// The events delivered during one call, packed (mirrors the WIT
+/// `deliveries`): no allocation per event, where a `String` for each of a
+/// delivered event's shard id and sequence number, made here and again in
+/// the host, cost 7 % more client CPU per 100 B event (BENCHMARKS.md
+/// "Issue 14, third pass").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deliveries {
+    pub ids: Vec<u64>,
+    /// Shards named by `shards`; usually each once (see [`Deliveries::push`]).
+    pub shard_ids: Vec<String>,
+    /// Per id: an index into `shard_ids`. Empty with `outcome_detail: ids`.
+    pub shards: Vec<u32>,
+    /// Per id: the byte length of its sequence number in `sequence_numbers`.
+    pub sequence_lengths: Vec<u32>,
+    pub sequence_numbers: String,
+}
+
+/// How many shard ids [`Deliveries::push`] searches before it names a shard
+/// again: a report rarely touches more, and the search stays bounded.
+const SHARD_SEARCH: usize = 16;
+
+impl Deliveries {
+    /// Adds a delivered event, with its shard id and sequence number
+    /// (`outcome_detail: full`) or without (`ids`).
+    ///
+    /// ```
+    /// use kinesis_target::report::Deliveries;
+    /// let mut d = Deliveries::default();
+    /// d.push(7, Some(("shardId-1", "495")));
+    /// d.push(8, Some(("shardId-1", "496")));
+    /// assert_eq!(d.shard_ids, ["shardId-1"]);
+    /// assert_eq!(d.iter().nth(1), Some((8, Some(("shardId-1", "496")))));
+    /// ```
+    pub fn push(&mut self, id: u64, detail: Option<(&str, &str)>) {
+        self.ids.push(id);
+        match detail {
+            None if self.shards.is_empty() => {}
+            // The lists stay one entry per id: in a report that has both
+            // (`configure` changed `outcome_detail`), an event without
+            // detail has an empty shard id and sequence number.
+            None => self.push_detail("", ""),
+            Some((shard_id, sequence_number)) => {
+                while self.shards.len() + 1 < self.ids.len() {
+                    self.push_detail("", "");
+                }
+                self.push_detail(shard_id, sequence_number);
+            }
+        }
+    }
+
+    fn push_detail(&mut self, shard_id: &str, sequence_number: &str) {
+        // Answers come in request order, so the last shard named is the
+        // likeliest; a shard named twice is only a few bytes more.
+        let known = self
+            .shard_ids
+            .iter()
+            .rev()
+            .take(SHARD_SEARCH)
+            .position(|s| s == shard_id);
+        let shard = match known {
+            Some(back) => self.shard_ids.len() - 1 - back,
+            None => {
+                self.shard_ids.push(shard_id.to_string());
+                self.shard_ids.len() - 1
+            }
+        };
+        self.shards.push(shard as u32);
+        self.sequence_lengths.push(sequence_number.len() as u32);
+        self.sequence_numbers.push_str(sequence_number);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Each delivered id, with its shard id and sequence number when they
+    /// were recorded.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Option<(&str, &str)>)> + '_ {
+        let mut at = 0;
+        self.ids.iter().enumerate().map(move |(i, &id)| {
+            let detail = self
+                .shards
+                .get(i)
+                .zip(self.sequence_lengths.get(i))
+                .map(|(&shard, &len)| {
+                    let sequence_number = &self.sequence_numbers[at..at + len as usize];
+                    at += len as usize;
+                    (self.shard_ids[shard as usize].as_str(), sequence_number)
+                });
+            (id, detail)
+        })
+    }
+
+    /// Adds `other`'s deliveries after these.
+    pub fn append(&mut self, other: Deliveries) {
+        for (id, detail) in other.iter() {
+            self.push(id, detail);
+        }
+    }
+}
+
 /// What one call settled (mirrors the WIT `report`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     pub accepted: u32,
+    /// Failed events.
     pub outcomes: Vec<EventOutcome>,
+    /// Delivered events.
+    pub delivered: Deliveries,
     pub requests: u32,
     pub bytes_sent: u64,
     /// Events accepted and not settled yet.
     pub pending: u32,
     /// When `poll` should next be called, from now; `None`: not before new events or `flush`.
     pub poll_after: Option<std::time::Duration>,
+}
+
+impl Report {
+    /// How many events this report settled, delivered or failed.
+    pub fn settled(&self) -> usize {
+        self.outcomes.len() + self.delivered.len()
+    }
+
+    /// One outcome per settled event, deliveries first, each delivery with
+    /// its shard id and sequence number (empty with `outcome_detail: ids`):
+    /// the per-event view, for native callers and tests.
+    pub fn event_outcomes(&self) -> Vec<EventOutcome> {
+        let delivered = self.delivered.iter().map(|(id, detail)| {
+            let (shard_id, sequence_number) = detail.unwrap_or_default();
+            EventOutcome {
+                id,
+                outcome: Outcome::Delivered {
+                    shard_id: shard_id.to_string(),
+                    sequence_number: sequence_number.to_string(),
+                },
+            }
+        });
+        delivered.chain(self.outcomes.iter().cloned()).collect()
+    }
+
+    /// Adds `other`'s settled events (failures and deliveries) to this
+    /// report's; its counters are left out.
+    pub fn append_settled(&mut self, other: Report) {
+        self.outcomes.extend(other.outcomes);
+        self.delivered.append(other.delivered);
+    }
 }
 
 /// Our own failure codes, beside the ones Kinesis returns.
@@ -159,4 +298,71 @@ pub enum OutcomeDetail {
     #[default]
     Full,
     Ids,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(i: u64, shards: u64) -> (String, String) {
+        (format!("shardId-{:012}", i % shards), format!("4959{i}"))
+    }
+
+    #[test]
+    fn deliveries_give_back_every_shard_id_and_sequence_number_in_order() {
+        // 40 shards round robin: more than the search reaches, so some are
+        // named twice; every event still reads back as it went in.
+        for shards in [1, 3, 16, 40] {
+            let mut d = Deliveries::default();
+            let all: Vec<(String, String)> = (0..200).map(|i| detail(i, shards)).collect();
+            for (i, (shard, seq)) in all.iter().enumerate() {
+                d.push(i as u64, Some((shard, seq)));
+            }
+            let back: Vec<(u64, (String, String))> = d
+                .iter()
+                .map(|(id, detail)| {
+                    let (shard, seq) = detail.expect("full detail");
+                    (id, (shard.to_string(), seq.to_string()))
+                })
+                .collect();
+            assert_eq!(
+                back,
+                all.into_iter()
+                    .enumerate()
+                    .map(|(i, x)| (i as u64, x))
+                    .collect::<Vec<_>>()
+            );
+            if shards <= SHARD_SEARCH as u64 {
+                assert_eq!(d.shard_ids.len() as u64, shards, "each shard named once");
+            }
+        }
+    }
+
+    #[test]
+    fn deliveries_without_detail_keep_ids_only_until_one_has_detail() {
+        let mut a = Deliveries::default();
+        a.push(1, None);
+        a.push(2, None);
+        assert!(a.shards.is_empty() && a.sequence_numbers.is_empty());
+        let mut b = Deliveries::default();
+        b.push(3, Some(("shardId-000000000009", "77")));
+        let mut report = Report {
+            delivered: a,
+            ..Default::default()
+        };
+        report.append_settled(Report {
+            delivered: b,
+            ..Default::default()
+        });
+        let back: Vec<_> = report.delivered.iter().collect();
+        assert_eq!(
+            back,
+            [
+                (1, Some(("", ""))),
+                (2, Some(("", ""))),
+                (3, Some(("shardId-000000000009", "77")))
+            ]
+        );
+        assert_eq!(report.settled(), 3);
+    }
 }

@@ -197,7 +197,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                     "debug.dont_send_logs: logged, deliberately not sent",
                     false,
                 );
-                self.settle(record.id, 0, Outcome::Failed(failure));
+                self.settle_failed(record.id, 0, failure);
                 continue;
             }
             if self.config.partition_key.as_static().is_none() {
@@ -212,7 +212,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                     self.config.max_record_size
                 );
                 let failure = Failure::target(codes::RECORD_TOO_LARGE, message, false);
-                self.settle(record.id, 0, Outcome::Failed(failure));
+                self.settle_failed(record.id, 0, failure);
                 continue;
             }
             self.held_bytes += held_size(&record);
@@ -240,14 +240,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// or a due retry, and returns once something settled or the wait is over.
     pub fn poll(&mut self, wait: Duration) {
         let deadline = self.clock.monotonic() + wait;
-        let settled = self.report.outcomes.len();
+        let settled = self.report.settled();
         // Even a zero wait asks the host which exchanges moved: wasmtime's
         // wasi-http hands over an answer only once its pollable was polled.
         if !self.in_flight.is_empty() || self.listing.is_some() {
             self.wait(Duration::ZERO);
         }
         self.pump();
-        while self.report.outcomes.len() == settled {
+        while self.report.settled() == settled {
             let now = self.clock.monotonic();
             let Some(next) = self.next_wake(now) else { break };
             if now >= deadline {
@@ -325,7 +325,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         for id in ids {
             self.stats.events_accepted += 1;
             self.report.accepted += 1;
-            self.settle(id, 0, Outcome::Failed(failure.clone()));
+            self.settle_failed(id, 0, failure.clone());
         }
     }
 
@@ -337,7 +337,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             self.config.name
         );
         let failure = Failure::target(codes::TARGET_DISABLED, message, false);
-        self.settle(record.id, 0, Outcome::Failed(failure));
+        self.settle_failed(record.id, 0, failure);
     }
 
     /// SPEC 4: renames the event's fields to `format`.
@@ -349,30 +349,27 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
     }
 
-    /// A delivered event's outcome. With `outcome_detail: ids` the report
-    /// hands back its id only, so its shard id and sequence number are not
-    /// copied out of the answer: two allocations per event saved.
-    fn delivered(&self, shard_id: &str, sequence_number: &str) -> Outcome {
-        match self.config.outcome_detail {
-            OutcomeDetail::Full => Outcome::Delivered {
-                shard_id: shard_id.to_string(),
-                sequence_number: sequence_number.to_string(),
-            },
-            OutcomeDetail::Ids => Outcome::Delivered {
-                shard_id: String::new(),
-                sequence_number: String::new(),
-            },
-        }
+    /// Records a delivered event; `held` bytes are released. With
+    /// `outcome_detail: ids` the report hands back its id only, so its shard
+    /// id and sequence number are not copied out of the answer.
+    fn settle_delivered(&mut self, id: u64, held: usize, shard_id: &str, sequence_number: &str) {
+        self.held_bytes -= held;
+        self.stats.delivered += 1;
+        let detail = match self.config.outcome_detail {
+            OutcomeDetail::Full => Some((shard_id, sequence_number)),
+            OutcomeDetail::Ids => None,
+        };
+        self.report.delivered.push(id, detail);
     }
 
-    /// Records one event's outcome; `held` bytes are released.
-    fn settle(&mut self, id: u64, held: usize, outcome: Outcome) {
+    /// Records one event's failure; `held` bytes are released.
+    fn settle_failed(&mut self, id: u64, held: usize, failure: Failure) {
         self.held_bytes -= held;
-        match &outcome {
-            Outcome::Delivered { .. } => self.stats.delivered += 1,
-            Outcome::Failed(f) => self.stats.count_failure(&f.code),
-        }
-        self.report.outcomes.push(EventOutcome { id, outcome });
+        self.stats.count_failure(&failure.code);
+        self.report.outcomes.push(EventOutcome {
+            id,
+            outcome: Outcome::Failed(failure),
+        });
     }
 }
 

@@ -92,11 +92,7 @@ async fn instance(runtime: &KinesisRuntime, config: &str) -> anyhow::Result<Targ
 }
 
 fn delivered(report: &wit::Report) -> u64 {
-    report
-        .outcomes
-        .iter()
-        .filter(|o| matches!(o.outcome, wit::Outcome::Delivered(_)))
-        .count() as u64
+    report.delivered.len() as u64
 }
 
 /// Events in chunks of `CHUNK`, each packed for `push-batch`.

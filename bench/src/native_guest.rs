@@ -217,10 +217,5 @@ pub fn run_in(mode: &str, events: &[Vec<u8>], chunk: usize, keep_bodies: bool) -
 }
 
 fn count_delivered(target: &mut Target<AtOnce, Fixed, NoLog>) -> u64 {
-    let report = target.take_report();
-    report
-        .outcomes
-        .iter()
-        .filter(|o| matches!(o.outcome, kinesis_target::report::Outcome::Delivered { .. }))
-        .count() as u64
+    target.take_report().delivered.len() as u64
 }

@@ -47,8 +47,12 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     // One packed buffer instead of one list per event (`push(&events)` works too).
     // An empty target has room for three small events: report.accepted is 3.
-    let mut outcomes = target.push_batch(&wit::EventBatch::pack(&events)).await?.outcomes;
-    outcomes.extend(target.flush().await?.outcomes); // every event now has an outcome
+    // A report packs its deliveries (`report.delivered`); `into_outcomes` gives one outcome per event.
+    let mut outcomes = target
+        .push_batch(&wit::EventBatch::pack(&events))
+        .await?
+        .into_outcomes();
+    outcomes.extend(target.flush().await?.into_outcomes()); // every event now has an outcome
     for o in outcomes {
         match o.outcome {
             wit::Outcome::Delivered(d) => println!("event {} -> {} #{}", o.id, d.shard_id, d.sequence_number),

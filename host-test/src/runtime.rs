@@ -15,6 +15,7 @@
 
 mod bindings;
 mod budget;
+mod deliveries;
 mod event_batch;
 mod instance;
 mod state;

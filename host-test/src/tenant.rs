@@ -338,17 +338,12 @@ impl Tenant {
         self.poll_after = report.poll_after_ns.map(Duration::from_nanos);
         self.tally.requests += u64::from(report.requests);
         self.tally.bytes_sent += report.bytes_sent;
-        let mut settled = Vec::with_capacity(report.outcomes.len() + report.delivered_ids.len());
-        for outcome in report.outcomes {
-            if !self.pending.remove(&outcome.id) {
-                self.tally.protocol_errors += 1;
-                continue;
-            }
-            self.count(&outcome);
-            settled.push(outcome);
+        let mut settled = Vec::with_capacity(report.outcomes.len() + report.delivered.len());
+        // Deliveries come packed; each becomes an outcome of its own here.
+        if !report.delivered.is_consistent() {
+            self.tally.protocol_errors += 1;
         }
-        // `outcome_detail: ids`: delivered, by id only.
-        for id in report.delivered_ids {
+        for (id, shard_id, sequence_number) in report.delivered.iter() {
             if !self.pending.remove(&id) {
                 self.tally.protocol_errors += 1;
                 continue;
@@ -357,10 +352,18 @@ impl Tenant {
             settled.push(wit::EventOutcome {
                 id,
                 outcome: wit::Outcome::Delivered(wit::Delivered {
-                    shard_id: String::new(),
-                    sequence_number: String::new(),
+                    shard_id: shard_id.to_string(),
+                    sequence_number: sequence_number.to_string(),
                 }),
             });
+        }
+        for outcome in report.outcomes {
+            if !self.pending.remove(&outcome.id) {
+                self.tally.protocol_errors += 1;
+                continue;
+            }
+            self.count(&outcome);
+            settled.push(outcome);
         }
         settled
     }

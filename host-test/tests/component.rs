@@ -208,8 +208,12 @@ async fn reconfigure_delivers_buffered_events_under_the_old_stream() {
         .unwrap()
         .unwrap();
     // The old event's outcome comes with the first report after the switch.
-    let mut outcomes = instance.push(&[event(2, b"new".to_vec())]).await.unwrap().outcomes;
-    outcomes.extend(instance.flush().await.unwrap().outcomes);
+    let mut outcomes = instance
+        .push(&[event(2, b"new".to_vec())])
+        .await
+        .unwrap()
+        .into_outcomes();
+    outcomes.extend(instance.flush().await.unwrap().into_outcomes());
     let mut ids: Vec<u64> = outcomes.iter().map(|o| o.id).collect();
     ids.sort_unstable();
     assert_eq!(ids, [1, 2]);
@@ -262,7 +266,7 @@ async fn push_returns_before_the_answer_and_poll_collects_it() {
         "push returned only after the endpoint had handled the request"
     );
     assert_eq!(
-        (report.accepted, report.requests, report.pending, report.outcomes.len()),
+        (report.accepted, report.requests, report.pending, report.settled()),
         (2, 1, 2, 0)
     );
     assert!(
@@ -274,14 +278,13 @@ async fn push_returns_before_the_answer_and_poll_collects_it() {
 
     let report = instance.poll(Duration::from_secs(10)).await.unwrap();
     assert_eq!(
-        (report.outcomes.len(), report.pending, report.poll_after_ns),
-        (2, 0, None)
-    );
-    assert!(
-        report
-            .outcomes
-            .iter()
-            .all(|o| matches!(o.outcome, wit::Outcome::Delivered(_)))
+        (
+            report.delivered.len(),
+            report.outcomes.len(),
+            report.pending,
+            report.poll_after_ns
+        ),
+        (2, 0, 0, None)
     );
     let stats = instance.stats().await.unwrap();
     assert_eq!((stats.delivered, stats.requests, stats.in_flight_requests), (2, 1, 0));
@@ -392,13 +395,14 @@ async fn push_batch_delivers_like_push() {
     let report = instance.push_batch(&batch).await.unwrap();
     assert_eq!(report.accepted, 250);
     assert_eq!(report.requests, 2, "two full batches of max_events 100 go at once");
-    let mut outcomes = report.outcomes;
     let flushed = instance.flush().await.unwrap();
     assert!(
-        flushed.delivered_ids.is_empty(),
-        "outcome_detail full: deliveries in outcomes"
+        report.outcomes.is_empty() && flushed.outcomes.is_empty(),
+        "deliveries only, packed"
     );
-    outcomes.extend(flushed.outcomes);
+    assert!(report.delivered.is_consistent() && flushed.delivered.is_consistent());
+    let mut outcomes = report.into_outcomes();
+    outcomes.extend(flushed.into_outcomes());
     assert_eq!(outcomes.len(), 250);
 
     let stored = ep.records("logs");
@@ -529,7 +533,7 @@ async fn an_inconsistent_batch_fails_each_id_with_invalid_batch() {
     assert!(message.contains("2 ids but 1 lengths") && message.contains("lengths add up to 5 bytes but data has 3"));
 
     let flushed = instance.flush().await.unwrap();
-    assert!(flushed.outcomes.is_empty() && flushed.delivered_ids.is_empty());
+    assert_eq!(flushed.settled(), 0);
     assert_eq!(ep.stats().requests, 0, "nothing of an inconsistent batch is sent");
     ep.shutdown().await;
 }
@@ -549,7 +553,8 @@ async fn outcome_detail_ids_lists_deliveries_by_id_and_keeps_failures_in_full() 
     let report = instance.push_batch(&wit::EventBatch::pack(&events)).await.unwrap();
     assert_eq!(report.accepted, 25);
     let flushed = instance.flush().await.unwrap();
-    let mut delivered: Vec<u64> = report.delivered_ids.into_iter().chain(flushed.delivered_ids).collect();
+    assert!(report.delivered.shards.is_empty() && report.delivered.sequence_numbers.is_empty());
+    let mut delivered: Vec<u64> = report.delivered.ids.into_iter().chain(flushed.delivered.ids).collect();
     let outcomes: Vec<wit::EventOutcome> = report.outcomes.into_iter().chain(flushed.outcomes).collect();
     delivered.sort_unstable();
     assert_eq!(delivered, (0..25).filter(|&i| i != 7).collect::<Vec<_>>());
@@ -560,7 +565,7 @@ async fn outcome_detail_ids_lists_deliveries_by_id_and_keeps_failures_in_full() 
     );
     assert_eq!(ep.records("logs").len(), 24);
 
-    // The tenant counts delivered-ids as delivered.
+    // The tenant counts deliveries by id as delivered.
     let mut t = tenant(&cfg).await;
     let mut settled = t.push(&varied_events(100..130)).await;
     settled.extend(t.flush().await);
@@ -600,11 +605,11 @@ async fn polls_that_never_wait_still_collect_list_shards_and_answers() {
     );
     instance.configure(&cfg).await.unwrap().unwrap();
     let events: Vec<wit::Event> = (0..600).map(|i| event(i, b"zero-wait".to_vec())).collect();
-    let mut settled = instance.push(&events).await.unwrap().outcomes.len();
+    let mut settled = instance.push(&events).await.unwrap().settled();
     let started = Instant::now();
     while settled < 500 && started.elapsed() < Duration::from_secs(3) {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        settled += instance.poll(Duration::ZERO).await.unwrap().outcomes.len();
+        settled += instance.poll(Duration::ZERO).await.unwrap().settled();
     }
     assert!(settled >= 500, "{settled} settled in 3 s of zero-wait polls");
     let stats = instance.stats().await.unwrap();

@@ -9,7 +9,7 @@ use crate::aggregate;
 use crate::batch::Batch;
 use crate::encode::PUT_RECORDS_TARGET;
 use crate::partition_key::DEFAULT_KEY;
-use crate::report::{Failure, Outcome, codes, is_credentials_code, is_expired_token_code, is_throttle};
+use crate::report::{Failure, codes, is_credentials_code, is_expired_token_code, is_throttle};
 use crate::response::RecordResult;
 use crate::retry::is_ambiguous;
 use crate::send::{Clock, Log, Transport};
@@ -286,8 +286,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                     match item.entry {
                         Entry::Plain(record) => {
                             let held = held_size(&record);
-                            let outcome = self.delivered(&shard_id, &sequence_number);
-                            self.settle(record.id, held, outcome)
+                            self.settle_delivered(record.id, held, &shard_id, &sequence_number)
                         }
                         Entry::Packed(aggregate) => {
                             misplaced.extend(self.deliver_packed(*aggregate, &shard_id, &sequence_number));
@@ -383,10 +382,10 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// Settles each event of `entry` as failed.
     fn fail(&mut self, entry: Entry, failure: Failure) {
         match entry {
-            Entry::Plain(record) => self.settle(record.id, held_size(&record), Outcome::Failed(failure)),
+            Entry::Plain(record) => self.settle_failed(record.id, held_size(&record), failure),
             Entry::Packed(aggregate) => {
                 for (record, _) in aggregate.into_records() {
-                    self.settle(record.id, held_size(&record), Outcome::Failed(failure.clone()));
+                    self.settle_failed(record.id, held_size(&record), failure.clone());
                 }
             }
         }

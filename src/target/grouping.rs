@@ -219,8 +219,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 misplaced.push(record);
                 continue;
             }
-            let outcome = self.delivered(shard_id, sequence_number);
-            self.settle(record.id, super::held_size(&record), outcome);
+            self.settle_delivered(record.id, super::held_size(&record), shard_id, sequence_number);
         }
         misplaced
     }

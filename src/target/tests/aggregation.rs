@@ -499,10 +499,10 @@ fn every_packed_event_settles_exactly_once_under_random_faults() {
             );
             next += taken as u64;
             t.poll(Duration::from_millis(5));
-            report.outcomes.extend(t.take_report().outcomes);
+            report.append_settled(t.take_report());
         }
         t.flush();
-        report.outcomes.extend(t.take_report().outcomes);
+        report.append_settled(t.take_report());
         let by_id = outcomes(&report, 0..150);
         let stats = t.stats();
         let delivered = by_id.values().filter(|o| code(o) == "delivered").count() as u64;

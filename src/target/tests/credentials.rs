@@ -291,10 +291,10 @@ fn a_long_run_across_two_expiries_loses_nothing_and_never_signs_with_expired_key
         t.push(events(id..id + 1, 20));
         t.poll(Duration::ZERO);
         script.clock.set(script.clock.get() + Duration::from_secs(10));
-        report.outcomes.extend(t.take_report().outcomes);
+        report.append_settled(t.take_report());
     }
     t.flush();
-    report.outcomes.extend(t.take_report().outcomes);
+    report.append_settled(t.take_report());
     let by_id = outcomes(&report, 0..240);
     assert!(by_id.values().all(|o| code(o) == "delivered"), "{by_id:?}");
     assert!(

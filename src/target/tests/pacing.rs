@@ -114,15 +114,16 @@ fn drive(t: &mut Target<Script, Script, Script>, mut events: Vec<Record>) -> (Re
         let taken = t.push(chunk);
         events.drain(..taken);
         let report = t.take_report();
-        all.outcomes.extend(report.outcomes);
+        let poll_after = report.poll_after;
+        all.append_settled(report);
         if taken < offered {
             pushed_back = true;
-            t.poll(report.poll_after.unwrap_or(Duration::from_millis(10)));
-            all.outcomes.extend(t.take_report().outcomes);
+            t.poll(poll_after.unwrap_or(Duration::from_millis(10)));
+            all.append_settled(t.take_report());
         }
     }
     t.flush();
-    all.outcomes.extend(t.take_report().outcomes);
+    all.append_settled(t.take_report());
     (all, pushed_back)
 }
 
@@ -257,7 +258,7 @@ fn a_saturated_shard_does_not_hold_back_the_others() {
     let mut latencies = Vec::new();
     let settle =
         |report: Report, now: Duration, pushed_at: &HashMap<u64, Duration>, latencies: &mut Vec<(u64, Duration)>| {
-            for o in report.outcomes {
+            for o in report.event_outcomes() {
                 assert_eq!(code(&o.outcome), "delivered");
                 latencies.push((o.id, now - pushed_at[&o.id]));
             }
