@@ -117,7 +117,7 @@ impl KinesisRuntime {
         };
         let mut linker = Linker::<HostState>::new(&engine);
         bindings::datastream::target::logging::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
-        bindings::datastream::target::digest::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        state::add_digest_to_linker(&mut linker)?;
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let pre = bindings::AmazonkinesisPre::new(linker.instantiate_pre(&component)?)?;
