@@ -16,8 +16,7 @@ use std::borrow::Cow;
 
 /// The result of one record of a PutRecords request. A delivered record's
 /// shard id and sequence number are borrowed from the answer where they can
-/// be: most callers only compare them or drop them (`outcome_detail: ids`),
-/// and a `String` for each was most of what reading an answer cost.
+/// be: most callers only compare them, or drop them (`outcome_detail: ids`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordResult<'a> {
     Delivered {
@@ -35,6 +34,10 @@ pub enum PutRecordsResponse<'a> {
     /// The whole request failed; every record in it shares this failure.
     RequestFailed(Failure),
 }
+
+/// A PutRecords request carries at most this many records: room made up
+/// front for an answer's entries is bounded by it.
+const MAX_RECORDS: usize = 500;
 
 /// One item of the answer's `Records`, borrowed from the answer unless a
 /// value had escapes (JSON) or came in chunks (CBOR).

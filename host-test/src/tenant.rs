@@ -343,21 +343,7 @@ impl Tenant {
         if !report.delivered.is_consistent() {
             self.tally.protocol_errors += 1;
         }
-        for (id, shard_id, sequence_number) in report.delivered.iter() {
-            if !self.pending.remove(&id) {
-                self.tally.protocol_errors += 1;
-                continue;
-            }
-            self.tally.delivered += 1;
-            settled.push(wit::EventOutcome {
-                id,
-                outcome: wit::Outcome::Delivered(wit::Delivered {
-                    shard_id: shard_id.to_string(),
-                    sequence_number: sequence_number.to_string(),
-                }),
-            });
-        }
-        for outcome in report.outcomes {
+        for outcome in report.delivered.outcomes().chain(report.outcomes) {
             if !self.pending.remove(&outcome.id) {
                 self.tally.protocol_errors += 1;
                 continue;

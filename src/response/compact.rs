@@ -13,11 +13,11 @@
 //! in one vectorized pass and finds quotes with memchr (both simd128): 8-11 %
 //! less client CPU (BENCHMARKS.md "Issue 14, third pass").
 
-use super::{Entry, EntryField};
+use super::{Entry, EntryField, MAX_RECORDS};
 use std::borrow::Cow;
 
 /// The entries of `body`'s `Records`, if `body` is in the compact form;
-/// room for `expected` of them is made up front (at most 500).
+/// room for `expected` of them is made up front (at most [`MAX_RECORDS`]).
 pub(super) fn entries(body: &[u8], expected: usize) -> Option<Vec<Entry<'_>>> {
     // The compact form has no whitespace and its strings no escapes: one
     // pass that compiles to simd128 rules out both, so the reader below only
@@ -108,7 +108,7 @@ impl<'a> Reader<'a> {
 
     fn records(&mut self, expected: usize) -> Option<Vec<Entry<'a>>> {
         self.eat(b'[')?;
-        let mut records = Vec::with_capacity(expected.min(500));
+        let mut records = Vec::with_capacity(expected.min(MAX_RECORDS));
         if self.peek()? == b']' {
             self.at += 1;
             return Some(records);

@@ -8,13 +8,10 @@
 //! through `invalid_type`, which links core's float formatting into the
 //! component (BENCHMARKS.md, size notes).
 
-use super::{Entry, EntryField};
+use super::{Entry, EntryField, MAX_RECORDS};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
-
-/// A PutRecords request carries at most this many records.
-const MAX_RECORDS: usize = 500;
 
 /// The entries of `body`'s `Records`, in order; `expected` of them, if it is
 /// right. The compact form Kinesis writes is read without serde.

@@ -59,6 +59,17 @@ impl wit::Deliveries {
         at == self.sequence_numbers.len()
     }
 
+    /// [`Self::iter`], each as the per-event outcome hosts handle.
+    pub fn outcomes(&self) -> impl Iterator<Item = wit::EventOutcome> + '_ {
+        self.iter().map(|(id, shard_id, sequence_number)| wit::EventOutcome {
+            id,
+            outcome: wit::Outcome::Delivered(wit::Delivered {
+                shard_id: shard_id.to_string(),
+                sequence_number: sequence_number.to_string(),
+            }),
+        })
+    }
+
     /// How many events it delivered.
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -75,17 +86,7 @@ impl wit::Report {
     /// `outcome_detail: ids`), then its failures. No exactly-once check:
     /// [`crate::Tenant`] makes one.
     pub fn into_outcomes(self) -> Vec<wit::EventOutcome> {
-        let mut all: Vec<wit::EventOutcome> = self
-            .delivered
-            .iter()
-            .map(|(id, shard_id, sequence_number)| wit::EventOutcome {
-                id,
-                outcome: wit::Outcome::Delivered(wit::Delivered {
-                    shard_id: shard_id.to_string(),
-                    sequence_number: sequence_number.to_string(),
-                }),
-            })
-            .collect();
+        let mut all: Vec<wit::EventOutcome> = self.delivered.outcomes().collect();
         all.extend(self.outcomes);
         all
     }
