@@ -16,10 +16,12 @@ pub mod options;
 pub mod outbound;
 pub mod runtime;
 pub mod send;
+pub mod settled;
 pub mod tenant;
 
 pub use grants::{CREDENTIAL_CHAIN_VARS, Grants};
 pub use options::{DebugLog, RuntimeOptions, Transport};
 pub use outbound::OutboundPolicy;
 pub use runtime::{HostStats, KinesisRuntime, TargetInstance, wit};
+pub use settled::Settled;
 pub use tenant::Tenant;

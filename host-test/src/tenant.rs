@@ -5,6 +5,7 @@
 
 use crate::grants::Grants;
 use crate::runtime::{HostStats, KinesisRuntime, TargetInstance, wit};
+use crate::settled::Settled;
 use anyhow::Result;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -138,6 +139,27 @@ impl From<wit::TargetStats> for ComponentStats {
     }
 }
 
+type Pending = HashSet<u64, foldhash::fast::RandomState>;
+
+/// Checks a report's deliveries off `pending`, keeping them packed: only
+/// their ids are read. Ids that were not pending (unknown, settled before,
+/// or twice in the pack) are dropped from the pack and counted.
+fn check_off(pending: &mut Pending, delivered: wit::Deliveries) -> (wit::Deliveries, u64) {
+    let Some(at) = delivered.ids.iter().position(|id| !pending.remove(id)) else {
+        return (delivered, 0);
+    };
+    // Ids before `at` were pending and are settled now; the rest are
+    // checked as the pack is made again without the unknown ones.
+    let (mut i, mut unknown) = (0, 0);
+    let kept = delivered.filtered(|id| {
+        let keep = i < at || (i > at && pending.remove(&id));
+        i += 1;
+        unknown += u64::from(!keep);
+        keep
+    });
+    (kept, unknown)
+}
+
 /// A target instance and its bookkeeping.
 pub struct Tenant {
     pub info: wit::TargetInfo,
@@ -146,7 +168,7 @@ pub struct Tenant {
     /// Ids accepted and not settled. foldhash, not SipHash: one insert and
     /// one remove per event, and the ids are the host's own, not an
     /// attacker's.
-    pending: HashSet<u64, foldhash::fast::RandomState>,
+    pending: Pending,
     /// Why the instance stopped: failure code and message.
     broken: Option<(&'static str, String)>,
     /// From the last report: when the component wants `poll` called.
@@ -180,21 +202,20 @@ impl Tenant {
 
     /// Offers all `events`, packed into one `push-batch`; when the
     /// component's buffer is full it takes a prefix, and the rest is offered
-    /// again after a `poll` lets answers in. Returns the outcomes settled
-    /// meanwhile (for these or earlier events).
+    /// again after a `poll` lets answers in. Returns what was settled
+    /// meanwhile (these or earlier events), deliveries packed.
     ///
     /// With `outcome_detail: ids` the component names delivered events by id
-    /// only: they come back here as `delivered` with an empty `shard_id` and
-    /// `sequence_number`.
-    pub async fn push(&mut self, events: &[wit::Event]) -> Vec<wit::EventOutcome> {
+    /// only: their shard id and sequence number read as empty.
+    pub async fn push(&mut self, events: &[wit::Event]) -> Settled {
         self.push_batch(wit::EventBatch::pack(events)).await
     }
 
     /// [`Tenant::push`] for events already packed. An inconsistent batch
     /// (ids and lengths differ in number, lengths that do not add up to the
     /// data) is taken whole and its ids fail with `InvalidBatch`.
-    pub async fn push_batch(&mut self, mut batch: wit::EventBatch) -> Vec<wit::EventOutcome> {
-        let mut settled = Vec::new();
+    pub async fn push_batch(&mut self, mut batch: wit::EventBatch) -> Settled {
+        let mut settled = Settled::default();
         while !batch.is_empty() && self.broken.is_none() {
             let report = match self.instance.push_batch(&batch).await {
                 Ok(report) => report,
@@ -207,17 +228,19 @@ impl Tenant {
             self.pending.extend(batch.ids[..taken].iter().copied());
             batch.remove_first(taken);
             let wait = report.poll_after_ns.map_or(BACKPRESSURE_WAIT, Duration::from_nanos);
-            settled.extend(self.absorb(report));
+            settled.append(self.absorb(report));
             if !batch.is_empty() {
                 self.tally.backpressure_waits += 1;
-                settled.extend(self.poll(wait).await);
+                settled.append(self.poll(wait).await);
             }
         }
         if self.broken.is_some() {
             // Never accepted: certainly not delivered.
             let rest = std::mem::take(&mut batch.ids);
-            settled.extend(rest.into_iter().map(|id| self.fail_broken(id, false)));
-            settled.extend(self.fail_pending());
+            settled
+                .failed
+                .extend(rest.into_iter().map(|id| self.fail_broken(id, false)));
+            settled.append(self.fail_pending());
         }
         settled
     }
@@ -228,8 +251,8 @@ impl Tenant {
     /// without its loop, for a host that must stay responsive while a
     /// target's buffer is full (to a stop signal, say). Once the instance
     /// stopped, the whole batch fails.
-    pub async fn offer(&mut self, batch: &mut wit::EventBatch) -> Vec<wit::EventOutcome> {
-        let mut settled = Vec::new();
+    pub async fn offer(&mut self, batch: &mut wit::EventBatch) -> Settled {
+        let mut settled = Settled::default();
         if batch.is_empty() {
             return settled;
         }
@@ -239,7 +262,7 @@ impl Tenant {
                     let taken = (report.accepted as usize).min(batch.len());
                     self.pending.extend(batch.ids[..taken].iter().copied());
                     batch.remove_first(taken);
-                    settled.extend(self.absorb(report));
+                    settled.append(self.absorb(report));
                     if !batch.is_empty() {
                         self.tally.backpressure_waits += 1;
                     }
@@ -251,8 +274,10 @@ impl Tenant {
             // Never accepted: certainly not delivered.
             let rest: Vec<u64> = batch.ids.clone();
             batch.remove_first(rest.len());
-            settled.extend(rest.into_iter().map(|id| self.fail_broken(id, false)));
-            settled.extend(self.fail_pending());
+            settled
+                .failed
+                .extend(rest.into_iter().map(|id| self.fail_broken(id, false)));
+            settled.append(self.fail_pending());
         }
         settled
     }
@@ -261,7 +286,7 @@ impl Tenant {
     /// a `flush` it no longer waits for): every event not settled fails with
     /// `code` and `maybe_delivered` (it may have been on the wire), and the
     /// instance is never called again.
-    pub fn abandon(&mut self, code: &'static str, why: String) -> Vec<wit::EventOutcome> {
+    pub fn abandon(&mut self, code: &'static str, why: String) -> Settled {
         if self.broken.is_none() {
             self.broken = Some((code, why));
         }
@@ -270,7 +295,7 @@ impl Tenant {
 
     /// Lets the component collect answers and start due retries, waiting up
     /// to `wait` (capped at a second) for something to settle.
-    pub async fn poll(&mut self, wait: Duration) -> Vec<wit::EventOutcome> {
+    pub async fn poll(&mut self, wait: Duration) -> Settled {
         if self.broken.is_some() {
             return self.fail_pending();
         }
@@ -297,8 +322,8 @@ impl Tenant {
     }
 
     /// Flushes; afterwards no event pushed to this tenant is without outcome.
-    pub async fn flush(&mut self) -> Vec<wit::EventOutcome> {
-        let mut settled = Vec::new();
+    pub async fn flush(&mut self) -> Settled {
+        let mut settled = Settled::default();
         if self.broken.is_none() {
             match self.instance.flush().await {
                 Ok(report) => settled = self.absorb(report),
@@ -308,7 +333,7 @@ impl Tenant {
         if self.broken.is_none() {
             self.tally.protocol_errors += self.pending.len() as u64;
         }
-        settled.extend(self.fail_pending());
+        settled.append(self.fail_pending());
         settled
     }
 
@@ -334,33 +359,39 @@ impl Tenant {
         self.poll_after.filter(|_| self.broken.is_none())
     }
 
-    fn absorb(&mut self, report: wit::Report) -> Vec<wit::EventOutcome> {
+    fn absorb(&mut self, report: wit::Report) -> Settled {
         self.poll_after = report.poll_after_ns.map(Duration::from_nanos);
         self.tally.requests += u64::from(report.requests);
         self.tally.bytes_sent += report.bytes_sent;
-        let mut settled = Vec::with_capacity(report.outcomes.len() + report.delivered.len());
-        // Deliveries come packed; each becomes an outcome of its own here.
-        if !report.delivered.is_consistent() {
+        let mut settled = Settled::default();
+        let delivered = report.delivered;
+        if !delivered.is_consistent() {
             self.tally.protocol_errors += 1;
         }
-        for outcome in report.delivered.outcomes().chain(report.outcomes) {
+        let (delivered, unknown) = check_off(&mut self.pending, delivered);
+        self.tally.protocol_errors += unknown;
+        self.tally.delivered += delivered.len() as u64;
+        settled.add_pack(delivered);
+        for outcome in report.outcomes {
             if !self.pending.remove(&outcome.id) {
                 self.tally.protocol_errors += 1;
                 continue;
             }
             self.count(&outcome);
-            settled.push(outcome);
+            // A delivery here (the WIT puts them in `delivered`) is packed alone.
+            settled.extend([outcome]);
         }
         settled
     }
 
     /// Fails every pending event: the instance stopped, or (after a flush)
     /// the component never settled them.
-    fn fail_pending(&mut self) -> Vec<wit::EventOutcome> {
+    fn fail_pending(&mut self) -> Settled {
         let mut ids: Vec<u64> = self.pending.drain().collect();
         ids.sort_unstable();
         // Accepted before the instance stopped: may have been in flight.
-        ids.into_iter().map(|id| self.fail_broken(id, true)).collect()
+        let failed = ids.into_iter().map(|id| self.fail_broken(id, true)).collect();
+        Settled::failures(failed)
     }
 
     fn fail_broken(&mut self, id: u64, maybe_delivered: bool) -> wit::EventOutcome {
@@ -400,5 +431,44 @@ impl Tenant {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(ids: &[u64]) -> wit::Deliveries {
+        let mut pack = wit::Deliveries::empty();
+        for &id in ids {
+            pack.push(id, &format!("shardId-{}", id % 2), &format!("49{id}"));
+        }
+        pack
+    }
+
+    #[test]
+    fn deliveries_of_pending_ids_are_checked_off_and_kept_packed() {
+        let mut pending: Pending = [1, 2, 3].into_iter().collect();
+        let (kept, unknown) = check_off(&mut pending, pack(&[1, 2]));
+        assert_eq!((kept.ids.clone(), unknown), (vec![1, 2], 0));
+        assert_eq!(kept.iter().nth(1), Some((2, "shardId-0", "492")));
+        assert_eq!(pending.into_iter().collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
+    fn unknown_and_repeated_ids_are_dropped_from_the_pack_and_counted() {
+        let mut pending: Pending = [1, 2, 3, 4].into_iter().collect();
+        let (kept, unknown) = check_off(&mut pending, pack(&[1, 9, 2, 2, 3]));
+        assert_eq!(unknown, 2, "9 was never pushed; 2 came twice");
+        assert!(kept.is_consistent());
+        assert_eq!(
+            kept.iter().collect::<Vec<_>>(),
+            [
+                (1, "shardId-1", "491"),
+                (2, "shardId-0", "492"),
+                (3, "shardId-1", "493")
+            ]
+        );
+        assert_eq!(pending.into_iter().collect::<Vec<_>>(), [4]);
     }
 }

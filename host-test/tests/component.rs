@@ -59,7 +59,7 @@ async fn binary_events_arrive_byte_for_byte_with_the_configured_key() {
         })
         .collect();
     let mut settled = t.push(&events).await;
-    settled.extend(t.flush().await);
+    settled.append(t.flush().await);
     assert_eq!(settled.len(), events.len());
     assert_eq!(t.tally.delivered, 1234);
     assert_eq!(t.tally.requests, 13);
@@ -440,13 +440,13 @@ async fn tenant_push_packs_a_batch_and_offers_the_rest_again_under_backpressure(
     .await;
     let events = varied_events(0..200);
     let mut settled = t.push(&events).await;
-    settled.extend(t.flush().await);
+    settled.append(t.flush().await);
     assert!(t.tally.backpressure_waits > 0, "the buffer pushed back");
     assert_eq!(
         (t.tally.delivered, t.tally.failed, t.tally.protocol_errors),
         (200, 0, 0)
     );
-    let mut ids: Vec<u64> = settled.iter().map(|o| o.id).collect();
+    let mut ids: Vec<u64> = settled.into_iter().map(|o| o.id).collect();
     ids.sort_unstable();
     assert_eq!(ids, (0..200).collect::<Vec<_>>());
     let mut stored: Vec<Vec<u8>> = ep.records("logs").into_iter().map(|r| r.data).collect();
@@ -568,7 +568,7 @@ async fn outcome_detail_ids_lists_deliveries_by_id_and_keeps_failures_in_full() 
     // The tenant counts deliveries by id as delivered.
     let mut t = tenant(&cfg).await;
     let mut settled = t.push(&varied_events(100..130)).await;
-    settled.extend(t.flush().await);
+    settled.append(t.flush().await);
     assert_eq!((t.tally.delivered, t.tally.failed, t.tally.protocol_errors), (30, 0, 0));
     assert_eq!(settled.len(), 30);
     ep.shutdown().await;

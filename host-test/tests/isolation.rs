@@ -4,7 +4,7 @@
 //! debug output never shows a secret.
 
 use kinesis_host::runtime::EMBEDDED_COMPONENT;
-use kinesis_host::{KinesisRuntime, OutboundPolicy, RuntimeOptions, Tenant, wit};
+use kinesis_host::{KinesisRuntime, OutboundPolicy, RuntimeOptions, Settled, Tenant, wit};
 use kinesis_local_endpoint::{DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Faults, LocalEndpoint, LocalEndpointConfig};
 use std::path::Path;
 use std::sync::Arc;
@@ -34,14 +34,16 @@ fn events(ids: std::ops::Range<u64>, len: usize) -> Vec<wit::Event> {
     .collect()
 }
 
-fn codes(outcomes: &[wit::EventOutcome]) -> std::collections::BTreeMap<String, usize> {
+fn codes(settled: &Settled) -> std::collections::BTreeMap<String, usize> {
     let mut by = std::collections::BTreeMap::new();
-    for o in outcomes {
-        let code = match &o.outcome {
-            wit::Outcome::Delivered(_) => "delivered".to_string(),
-            wit::Outcome::Failed(f) => f.code.clone(),
+    if settled.delivered_count() > 0 {
+        by.insert("delivered".to_string(), settled.delivered_count());
+    }
+    for o in &settled.failed {
+        let wit::Outcome::Failed(f) = &o.outcome else {
+            unreachable!("deliveries come packed")
         };
-        *by.entry(code).or_default() += 1;
+        *by.entry(f.code.clone()).or_default() += 1;
     }
     by
 }
@@ -68,8 +70,8 @@ async fn a_tenant_the_operator_list_does_not_allow_fails_with_the_denial_and_the
         .unwrap();
     let mut good_out = good.push(&events(0..300, 50)).await;
     let mut bad_out = bad.push(&events(0..300, 50)).await;
-    good_out.extend(good.flush().await);
-    bad_out.extend(bad.flush().await);
+    good_out.append(good.flush().await);
+    bad_out.append(bad.flush().await);
     assert_eq!(codes(&good_out), [("delivered".to_string(), 300)].into());
     assert_eq!(codes(&bad_out), [("HttpRequestDenied".to_string(), 300)].into());
     assert_eq!(allowed.records("logs").len(), 300);
@@ -110,14 +112,14 @@ async fn a_tenant_over_its_memory_cap_stops_alone_and_its_events_come_back() {
         .await
         .unwrap()
         .unwrap();
-    let mut greedy_out = Vec::new();
-    let mut calm_out = Vec::new();
+    let mut greedy_out = Settled::default();
+    let mut calm_out = Settled::default();
     for chunk in 0..40u64 {
-        greedy_out.extend(greedy.push(&events(chunk * 2..chunk * 2 + 2, 1_000_000)).await);
-        calm_out.extend(calm.push(&events(chunk * 10..chunk * 10 + 10, 100)).await);
+        greedy_out.append(greedy.push(&events(chunk * 2..chunk * 2 + 2, 1_000_000)).await);
+        calm_out.append(calm.push(&events(chunk * 10..chunk * 10 + 10, 100)).await);
     }
-    greedy_out.extend(greedy.flush().await);
-    calm_out.extend(calm.flush().await);
+    greedy_out.append(greedy.flush().await);
+    calm_out.append(calm.flush().await);
     assert_eq!(
         greedy.broken_code(),
         Some("MemoryLimitExceeded"),
@@ -157,11 +159,11 @@ async fn a_call_past_its_time_budget_is_interrupted_and_the_other_tenant_carries
         .unwrap();
     // Encoding, hashing and signing 10 MB takes far longer than 20 ms.
     let mut slow_out = slow.push(&events(0..60, 1_000_000)).await;
-    slow_out.extend(slow.flush().await);
+    slow_out.append(slow.flush().await);
     assert_eq!(slow.broken_code(), Some("CallBudgetExceeded"), "{:?}", slow.trapped());
     assert_eq!(slow_out.len(), 60);
     let mut quick_out = quick.push(&events(0..50, 100)).await;
-    quick_out.extend(quick.flush().await);
+    quick_out.append(quick.flush().await);
     assert_eq!(codes(&quick_out), [("delivered".to_string(), 50)].into());
 }
 
@@ -212,18 +214,18 @@ async fn https_to_an_endpoint_signed_by_an_extra_ca_works_only_with_that_ca() {
         .unwrap()
         .unwrap();
     let mut out = t.push(&events(0..20, 10)).await;
-    out.extend(t.flush().await);
+    out.append(t.flush().await);
     assert_eq!(codes(&out), [("delivered".to_string(), 20)].into());
 
     let without = runtime(RuntimeOptions::default());
     let cfg = config("tls", &url, serde_json::json!({"max_retries": 0}));
     let mut t = Tenant::start(&without, &cfg).await.unwrap().unwrap();
     let mut out = t.push(&events(0..5, 10)).await;
-    out.extend(t.flush().await);
+    out.append(t.flush().await);
     assert_eq!(out.len(), 5);
     // The refusal must be the certificate's: a dead front or a refused
     // connection would fail these events too, with another cause.
-    for o in &out {
+    for o in out {
         let wit::Outcome::Failed(f) = &o.outcome else {
             panic!("an unknown CA must not be trusted: event {} was delivered", o.id);
         };

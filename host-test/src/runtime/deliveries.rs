@@ -70,6 +70,67 @@ impl wit::Deliveries {
         })
     }
 
+    /// A pack of one delivery; ids only when `shard_id` and
+    /// `sequence_number` are both empty.
+    pub fn one(id: u64, shard_id: &str, sequence_number: &str) -> Self {
+        let mut pack = Self::empty();
+        pack.push(id, shard_id, sequence_number);
+        pack
+    }
+
+    /// The deliveries whose id `keep` accepts, packed again (every detail
+    /// kept, each shard id once).
+    pub fn filtered(&self, mut keep: impl FnMut(u64) -> bool) -> Self {
+        let mut pack = Self::empty();
+        for (id, shard_id, sequence_number) in self.iter() {
+            if keep(id) {
+                pack.push(id, shard_id, sequence_number);
+            }
+        }
+        pack
+    }
+
+    /// No deliveries.
+    pub(crate) fn empty() -> Self {
+        Self {
+            ids: Vec::new(),
+            shard_ids: Vec::new(),
+            shards: Vec::new(),
+            sequence_lengths: Vec::new(),
+            sequence_numbers: String::new(),
+        }
+    }
+
+    /// Appends one delivery. A pack is either ids only or detailed
+    /// throughout: the first detailed delivery pads the earlier ones with
+    /// empty details.
+    pub(crate) fn push(&mut self, id: u64, shard_id: &str, sequence_number: &str) {
+        let detailed = !self.shards.is_empty() || !shard_id.is_empty() || !sequence_number.is_empty();
+        if detailed {
+            if self.shards.len() < self.ids.len() {
+                // Earlier ids-only deliveries: an empty shard id, no number.
+                let empty = self.shard_index("");
+                self.shards.resize(self.ids.len(), empty);
+                self.sequence_lengths.resize(self.ids.len(), 0);
+            }
+            let shard = self.shard_index(shard_id);
+            self.shards.push(shard);
+            self.sequence_lengths.push(sequence_number.len() as u32);
+            self.sequence_numbers.push_str(sequence_number);
+        }
+        self.ids.push(id);
+    }
+
+    fn shard_index(&mut self, shard_id: &str) -> u32 {
+        match self.shard_ids.iter().rposition(|s| s == shard_id) {
+            Some(i) => i as u32,
+            None => {
+                self.shard_ids.push(shard_id.to_string());
+                (self.shard_ids.len() - 1) as u32
+            }
+        }
+    }
+
     /// How many events it delivered.
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -128,6 +189,26 @@ mod tests {
         };
         assert!(ids_only.is_consistent());
         assert_eq!(ids_only.iter().collect::<Vec<_>>(), [(5, "", "")]);
+    }
+
+    #[test]
+    fn a_pack_made_again_pads_ids_only_deliveries_before_detailed_ones() {
+        let mut d = Deliveries::one(1, "", "");
+        d.push(2, "shardId-1", "77");
+        d.push(3, "", "");
+        assert!(d.is_consistent(), "{d:?}");
+        assert_eq!(
+            d.iter().collect::<Vec<_>>(),
+            [(1, "", ""), (2, "shardId-1", "77"), (3, "", "")]
+        );
+        let odd = d.filtered(|id| id % 2 == 1);
+        assert!(odd.is_consistent());
+        assert_eq!(odd.iter().collect::<Vec<_>>(), [(1, "", ""), (3, "", "")]);
+        assert_eq!(
+            Deliveries::one(4, "", "").shards,
+            Vec::<u32>::new(),
+            "ids only stays ids only"
+        );
     }
 
     #[test]

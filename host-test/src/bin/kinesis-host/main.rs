@@ -21,7 +21,7 @@ mod summary;
 use clap::{Parser, Subcommand, ValueEnum};
 use input::{Input, InputFormat};
 use kinesis_host::config_file::{self, TargetDef};
-use kinesis_host::{Grants, KinesisRuntime, OutboundPolicy, RuntimeOptions, Tenant, wit};
+use kinesis_host::{Grants, KinesisRuntime, OutboundPolicy, RuntimeOptions, Settled, Tenant, wit};
 use service::{Books, INTERRUPTED, ServiceReport};
 use signals::Stop;
 use std::future::Future;
@@ -431,17 +431,17 @@ fn checkpoint_path(
 /// Offers `events` to `tenant` until it took them all: while its buffer is
 /// full it is polled (a short wait at a time), and once a stop was asked for
 /// it is flushed to make room instead of waiting for its schedule.
-async fn push_to(tenant: &mut Tenant, events: &[wit::Event], stop: &Stop) -> Vec<wit::EventOutcome> {
+async fn push_to(tenant: &mut Tenant, events: &[wit::Event], stop: &Stop) -> Settled {
     let mut batch = wit::EventBatch::pack(events);
-    let mut settled = Vec::new();
+    let mut settled = Settled::default();
     loop {
-        settled.extend(tenant.offer(&mut batch).await);
+        settled.append(tenant.offer(&mut batch).await);
         if batch.is_empty() {
             return settled;
         }
         if stop.requested() {
             let mut one = flush_all(std::slice::from_mut(tenant), stop).await;
-            settled.extend(one.pop().flatten().unwrap_or_else(|| {
+            settled.append(one.pop().flatten().unwrap_or_else(|| {
                 tenant.abandon(
                     INTERRUPTED,
                     "a second signal stopped the run while it was flushing: it may have been sent".into(),
@@ -449,7 +449,7 @@ async fn push_to(tenant: &mut Tenant, events: &[wit::Event], stop: &Stop) -> Vec
             }));
         } else {
             let wait = tenant.poll_after().unwrap_or(BACKPRESSURE_WAIT);
-            settled.extend(tenant.poll(wait.min(BACKPRESSURE_POLL)).await);
+            settled.append(tenant.poll(wait.min(BACKPRESSURE_POLL)).await);
         }
     }
 }
@@ -494,8 +494,8 @@ async fn drain(tenants: &mut [Tenant], books: &mut Books, stop: &Stop, budget: D
 /// Flushes every target at once. A second signal stops waiting: the
 /// targets whose flush had not finished come back `None` (their instances
 /// must not be called again).
-async fn flush_all(tenants: &mut [Tenant], stop: &Stop) -> Vec<Option<Vec<wit::EventOutcome>>> {
-    let mut results: Vec<Option<Vec<wit::EventOutcome>>> = (0..tenants.len()).map(|_| None).collect();
+async fn flush_all(tenants: &mut [Tenant], stop: &Stop) -> Vec<Option<Settled>> {
+    let mut results: Vec<Option<Settled>> = (0..tenants.len()).map(|_| None).collect();
     {
         let mut flushes: Vec<_> = tenants.iter_mut().map(|t| Box::pin(t.flush())).collect();
         let interrupt = stop.reached(2);

@@ -6,7 +6,7 @@ use crate::checkpoint::{SAVE_EVERY, Saved, Saver};
 use crate::dead_letter::DeadLetters;
 use crate::ledger::{Ledger, Mark};
 use kinesis_host::tenant::CALL_BUDGET_EXCEEDED;
-use kinesis_host::wit;
+use kinesis_host::{Settled, wit};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -144,29 +144,27 @@ impl Books {
     /// a `CallBudgetExceeded` means the flush ran out of time, not that the
     /// event cannot be sent: with a checkpoint such events (and `Interrupted`
     /// ones) are held for the next run rather than dead-lettered.
-    pub fn settle(&mut self, target: usize, outcomes: Vec<wit::EventOutcome>, finishing: bool) {
-        if self.ledger.is_none() || outcomes.is_empty() {
+    pub fn settle(&mut self, target: usize, settled: Settled, finishing: bool) {
+        let Some(ledger) = &mut self.ledger else { return };
+        if settled.is_empty() {
             return;
         }
+        for (id, ..) in settled.delivered() {
+            ledger.settle(id, false);
+        }
         let checkpointing = self.saver.is_some();
-        for o in outcomes {
-            let failed = match &o.outcome {
-                wit::Outcome::Failed(f) => Some(f),
-                wit::Outcome::Delivered(_) => None,
-            };
-            let unfinished =
-                failed.is_some_and(|f| f.code == INTERRUPTED || (finishing && f.code == CALL_BUDGET_EXCEEDED));
+        for o in &settled.failed {
+            let wit::Outcome::Failed(f) = &o.outcome else { continue };
+            let unfinished = f.code == INTERRUPTED || (finishing && f.code == CALL_BUDGET_EXCEEDED);
             let hold = unfinished && checkpointing;
-            if let (Some(f), Some(dead), Some(ledger)) = (failed, &mut self.dead, &self.ledger)
+            if let Some(dead) = &mut self.dead
                 && f.code != DONT_SEND_LOGS
                 && !hold
             {
                 let data = ledger.data(o.id).unwrap_or_default();
                 dead.add(target, o.id, ledger.line_of(o.id), data, f);
             }
-            if let Some(ledger) = &mut self.ledger {
-                ledger.settle(o.id, hold);
-            }
+            ledger.settle(o.id, hold);
         }
         if let Some(dead) = &mut self.dead
             && let Err(e) = dead.commit()
