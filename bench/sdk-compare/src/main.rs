@@ -52,6 +52,7 @@ async fn main() {
     let client = Client::from_conf(config);
     let data: Vec<Vec<u8>> = (0..events).map(|id| event(id, size)).collect();
 
+    let faults_before = cpu_time::page_faults();
     let cpu_before = cpu_time::cpu();
     let started = Instant::now();
     let mut delivered = 0u64;
@@ -83,9 +84,10 @@ async fn main() {
     }
     let wall = started.elapsed();
     let used = cpu_time::cpu() - cpu_before;
+    let faults = cpu_time::page_faults() - faults_before;
     assert_eq!(delivered, events, "every event delivered");
     println!(
-        "{{\"client\":\"aws-sdk-kinesis\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3}}}",
+        "{{\"client\":\"aws-sdk-kinesis\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3},\"page_faults\":{faults}}}",
         used.as_secs_f64(),
         wall.as_secs_f64(),
         used.as_secs_f64() * 1e6 / events as f64

@@ -14,7 +14,9 @@
 //! CPU time (`getrusage(RUSAGE_SELF)`: all threads of this process, user +
 //! system, wasmtime's epoch thread included) is measured around pushing
 //! every event (chunks of 500, 500 records per request, the default 4
-//! requests in flight) and `flush`. Prints one JSON line.
+//! requests in flight) and `flush`, in a task on the runtime's workers (as
+//! the SDK's calls run; BENCH_MAIN_THREAD=1 for the main thread). Prints
+//! one JSON line, with the page faults of the same span.
 
 use kinesis_bench::cpu_time;
 
@@ -57,21 +59,35 @@ async fn main() -> anyhow::Result<()> {
             data: format!("{id:08} {}", "x".repeat(size.saturating_sub(9))).into_bytes(),
         })
         .collect();
+    let faults_before = cpu_time::page_faults();
     let cpu_before = cpu_time::cpu();
     let started = Instant::now();
-    for chunk in batch.chunks(500) {
-        tenant.push(chunk).await;
-    }
-    tenant.flush().await;
+    let run = async move {
+        for chunk in batch.chunks(500) {
+            tenant.push(chunk).await;
+        }
+        tenant.flush().await;
+        tenant
+    };
+    // On a worker thread, as the SDK's calls run (`tokio::spawn`): from
+    // the main thread (BENCH_MAIN_THREAD=1, the placement up to
+    // 2026-12-06), every answer wakes a worker and then this thread, about
+    // 10 % more CPU at 100 B (BENCHMARKS.md "Issue 14, fourth pass").
+    let tenant = if env("BENCH_MAIN_THREAD", 0) == 1 {
+        run.await
+    } else {
+        tokio::spawn(run).await?
+    };
     let wall = started.elapsed();
     let used = cpu_time::cpu() - cpu_before;
+    let faults = cpu_time::page_faults() - faults_before;
     anyhow::ensure!(
         tenant.tally.delivered == events,
         "not all delivered: {:?}",
         tenant.tally
     );
     println!(
-        "{{\"client\":\"kinesis-target (wasmtime, {protocol}, outcomes {detail}, aggregation {aggregation})\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3}}}",
+        "{{\"client\":\"kinesis-target (wasmtime, {protocol}, outcomes {detail}, aggregation {aggregation})\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3},\"page_faults\":{faults}}}",
         used.as_secs_f64(),
         wall.as_secs_f64(),
         used.as_secs_f64() * 1e6 / events as f64
