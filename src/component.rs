@@ -262,6 +262,7 @@ fn to_wit(r: report::Report) -> wit::Report {
         outcomes,
         delivered: wit::Deliveries {
             ids: d.ids,
+            records: d.records,
             shard_ids: d.shard_ids,
             shards: d.shards,
             sequence_lengths: d.sequence_lengths,

@@ -52,15 +52,20 @@ pub struct EventOutcome {
 /// `deliveries`): no allocation per event, where a `String` for each of a
 /// delivered event's shard id and sequence number, made here and again in
 /// the host, cost 7 % more client CPU per 100 B event (BENCHMARKS.md
-/// "Issue 14, third pass").
+/// "Issue 14, third pass"). The events of one aggregated Kinesis record
+/// share its shard and sequence number, written once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Deliveries {
     pub ids: Vec<u64>,
+    /// Per id: the Kinesis record that carried it, an index into `shards`
+    /// and `sequence_lengths`. Empty with `outcome_detail: ids`.
+    pub records: Vec<u32>,
     /// Shards named by `shards`; usually each once (see [`Deliveries::push`]).
     pub shard_ids: Vec<String>,
-    /// Per id: an index into `shard_ids`. Empty with `outcome_detail: ids`.
+    /// Per Kinesis record: an index into `shard_ids`.
     pub shards: Vec<u32>,
-    /// Per id: the byte length of its sequence number in `sequence_numbers`.
+    /// Per Kinesis record: the byte length of its sequence number in
+    /// `sequence_numbers`.
     pub sequence_lengths: Vec<u32>,
     pub sequence_numbers: String,
 }
@@ -70,35 +75,54 @@ pub struct Deliveries {
 const SHARD_SEARCH: usize = 16;
 
 impl Deliveries {
-    /// Adds a delivered event, with its shard id and sequence number
-    /// (`outcome_detail: full`) or without (`ids`).
+    /// Adds a delivered event, with the shard id and sequence number of
+    /// the Kinesis record that carried it (`outcome_detail: full`) or
+    /// without (`ids`).
     ///
     /// ```
     /// use kinesis_target::report::Deliveries;
     /// let mut d = Deliveries::default();
     /// d.push(7, Some(("shardId-1", "495")));
     /// d.push(8, Some(("shardId-1", "496")));
+    /// d.push_same_record(9); // aggregated with 8
     /// assert_eq!(d.shard_ids, ["shardId-1"]);
-    /// assert_eq!(d.iter().nth(1), Some((8, Some(("shardId-1", "496")))));
+    /// assert_eq!(d.records, [0, 1, 1]);
+    /// assert_eq!(d.iter().nth(2), Some((9, Some(("shardId-1", "496")))));
     /// ```
     pub fn push(&mut self, id: u64, detail: Option<(&str, &str)>) {
         self.ids.push(id);
         match detail {
-            None if self.shards.is_empty() => {}
-            // The lists stay one entry per id: in a report that has both
+            None if self.records.is_empty() => {}
+            // The lists stay one record per id: in a report that has both
             // (`configure` changed `outcome_detail`), an event without
-            // detail has an empty shard id and sequence number.
-            None => self.push_detail("", ""),
+            // detail is in a record with an empty shard id and sequence
+            // number.
+            None => {
+                let empty = self.push_record("", "");
+                self.records.push(empty);
+            }
             Some((shard_id, sequence_number)) => {
-                while self.shards.len() + 1 < self.ids.len() {
-                    self.push_detail("", "");
+                if self.records.len() + 1 < self.ids.len() {
+                    let empty = self.push_record("", "");
+                    self.records.resize(self.ids.len() - 1, empty);
                 }
-                self.push_detail(shard_id, sequence_number);
+                let record = self.push_record(shard_id, sequence_number);
+                self.records.push(record);
             }
         }
     }
 
-    fn push_detail(&mut self, shard_id: &str, sequence_number: &str) {
+    /// Adds a delivered event that travelled in the same Kinesis record as
+    /// the one pushed last (an aggregated record's next event).
+    pub fn push_same_record(&mut self, id: u64) {
+        self.ids.push(id);
+        if let Some(&last) = self.records.last() {
+            self.records.push(last);
+        }
+    }
+
+    /// A Kinesis record's shard and sequence number; returns its index.
+    fn push_record(&mut self, shard_id: &str, sequence_number: &str) -> u32 {
         // Answers come in request order, so the last shard named is the
         // likeliest; a shard named twice is only a few bytes more.
         let known = self
@@ -106,7 +130,7 @@ impl Deliveries {
             .iter()
             .rev()
             .take(SHARD_SEARCH)
-            .position(|s| s == shard_id);
+            .position(|s| same_bytes(s.as_bytes(), shard_id.as_bytes()));
         let shard = match known {
             Some(back) => self.shard_ids.len() - 1 - back,
             None => {
@@ -117,6 +141,7 @@ impl Deliveries {
         self.shards.push(shard as u32);
         self.sequence_lengths.push(sequence_number.len() as u32);
         self.sequence_numbers.push_str(sequence_number);
+        (self.shards.len() - 1) as u32
     }
 
     pub fn len(&self) -> usize {
@@ -130,27 +155,49 @@ impl Deliveries {
     /// Each delivered id, with its shard id and sequence number when they
     /// were recorded.
     pub fn iter(&self) -> impl Iterator<Item = (u64, Option<(&str, &str)>)> + '_ {
+        let mut starts = Vec::with_capacity(self.sequence_lengths.len());
         let mut at = 0;
+        for &len in &self.sequence_lengths {
+            starts.push(at);
+            at += len as usize;
+        }
         self.ids.iter().enumerate().map(move |(i, &id)| {
-            let detail = self
-                .shards
-                .get(i)
-                .zip(self.sequence_lengths.get(i))
-                .map(|(&shard, &len)| {
-                    let sequence_number = &self.sequence_numbers[at..at + len as usize];
-                    at += len as usize;
-                    (self.shard_ids[shard as usize].as_str(), sequence_number)
-                });
+            let detail = self.records.get(i).map(|&r| {
+                let r = r as usize;
+                let start = starts[r];
+                let sequence_number = &self.sequence_numbers[start..start + self.sequence_lengths[r] as usize];
+                (self.shard_ids[self.shards[r] as usize].as_str(), sequence_number)
+            });
             (id, detail)
         })
     }
 
     /// Adds `other`'s deliveries after these.
     pub fn append(&mut self, other: Deliveries) {
-        for (id, detail) in other.iter() {
-            self.push(id, detail);
+        let mut last = None;
+        for (i, (id, detail)) in other.iter().enumerate() {
+            let record = other.records.get(i);
+            if record.is_some() && record == last {
+                self.push_same_record(id);
+            } else {
+                self.push(id, detail);
+            }
+            last = record;
         }
     }
+}
+
+/// Byte equality for short strings such as shard ids, eight bytes at a
+/// time: a slice `==` calls wasi-libc's `memcmp`, a byte loop in wasm (4 %
+/// of the client's CPU with aggregation, perf).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or_default());
+    (&mut a8).zip(&mut b8).all(|(x, y)| word(x) == word(y))
+        && a8.remainder().iter().zip(b8.remainder()).all(|(x, y)| x == y)
 }
 
 /// What one call settled (mirrors the WIT `report`).
@@ -336,6 +383,35 @@ mod tests {
                 assert_eq!(d.shard_ids.len() as u64, shards, "each shard named once");
             }
         }
+    }
+
+    #[test]
+    fn events_of_one_aggregated_record_name_its_shard_and_sequence_number_once() {
+        let mut d = Deliveries::default();
+        d.push(1, Some(("shardId-000000000001", "4955")));
+        d.push_same_record(2);
+        d.push_same_record(3);
+        d.push(4, Some(("shardId-000000000001", "4956")));
+        assert_eq!(
+            (d.records.as_slice(), d.sequence_numbers.as_str()),
+            ([0, 0, 0, 1].as_slice(), "49554956")
+        );
+        assert_eq!(d.iter().nth(2), Some((3, Some(("shardId-000000000001", "4955")))));
+        let mut appended = Deliveries::default();
+        appended.append(d.clone());
+        assert_eq!(appended, d, "appending keeps the sharing");
+    }
+
+    #[test]
+    fn shard_ids_compare_by_every_byte() {
+        let id = b"shardId-000000000011";
+        for i in 0..id.len() {
+            let mut other = *id;
+            other[i] ^= 1;
+            assert!(!same_bytes(id, &other), "byte {i}");
+            assert!(!same_bytes(id, &id[..i]), "a prefix of {i}");
+        }
+        assert!(same_bytes(id, &id.clone()) && same_bytes(b"", b""));
     }
 
     #[test]

@@ -362,6 +362,15 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.report.delivered.push(id, detail);
     }
 
+    /// [`Self::settle_delivered`] for an event that travelled in the same
+    /// (aggregated) Kinesis record as the one settled last: its shard id
+    /// and sequence number are not written again.
+    fn settle_delivered_alongside(&mut self, id: u64, held: usize) {
+        self.held_bytes -= held;
+        self.stats.delivered += 1;
+        self.report.delivered.push_same_record(id);
+    }
+
     /// Records one event's failure; `held` bytes are released.
     fn settle_failed(&mut self, id: u64, held: usize, failure: Failure) {
         self.held_bytes -= held;

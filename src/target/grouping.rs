@@ -214,12 +214,19 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             _ => None,
         };
         let mut misplaced = Vec::new();
+        let mut first = true;
         for (record, hash) in aggregate.into_records() {
             if range.is_some_and(|(start, end)| hash < start || hash > end) {
                 misplaced.push(record);
                 continue;
             }
-            self.settle_delivered(record.id, super::held_size(&record), shard_id, sequence_number);
+            let held = super::held_size(&record);
+            if first {
+                self.settle_delivered(record.id, held, shard_id, sequence_number);
+                first = false;
+            } else {
+                self.settle_delivered_alongside(record.id, held);
+            }
         }
         misplaced
     }
