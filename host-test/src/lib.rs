@@ -14,6 +14,7 @@ pub mod config_file;
 pub mod grants;
 pub mod options;
 pub mod outbound;
+pub mod pending;
 pub mod runtime;
 pub mod send;
 pub mod settled;

@@ -4,10 +4,11 @@
 //! an explicit failure, never as a silently lost event.
 
 use crate::grants::Grants;
+use crate::pending::Pending;
 use crate::runtime::{HostStats, KinesisRuntime, TargetInstance, wit};
 use crate::settled::Settled;
 use anyhow::Result;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use crate::runtime::{CALL_BUDGET_EXCEEDED, MEMORY_LIMIT_EXCEEDED, TARGET_TRAPPED};
@@ -139,20 +140,18 @@ impl From<wit::TargetStats> for ComponentStats {
     }
 }
 
-type Pending = HashSet<u64, foldhash::fast::RandomState>;
-
 /// Checks a report's deliveries off `pending`, keeping them packed: only
 /// their ids are read. Ids that were not pending (unknown, settled before,
 /// or twice in the pack) are dropped from the pack and counted.
 fn check_off(pending: &mut Pending, delivered: wit::Deliveries) -> (wit::Deliveries, u64) {
-    let Some(at) = delivered.ids.iter().position(|id| !pending.remove(id)) else {
+    let Some(at) = delivered.ids.iter().position(|&id| !pending.remove(id)) else {
         return (delivered, 0);
     };
     // Ids before `at` were pending and are settled now; the rest are
     // checked as the pack is made again without the unknown ones.
     let (mut i, mut unknown) = (0, 0);
     let kept = delivered.filtered(|id| {
-        let keep = i < at || (i > at && pending.remove(&id));
+        let keep = i < at || (i > at && pending.remove(id));
         i += 1;
         unknown += u64::from(!keep);
         keep
@@ -165,9 +164,7 @@ pub struct Tenant {
     pub info: wit::TargetInfo,
     pub tally: Tally,
     instance: TargetInstance,
-    /// Ids accepted and not settled. foldhash, not SipHash: one insert and
-    /// one remove per event, and the ids are the host's own, not an
-    /// attacker's.
+    /// Ids accepted and not settled.
     pending: Pending,
     /// Why the instance stopped: failure code and message.
     broken: Option<(&'static str, String)>,
@@ -194,7 +191,7 @@ impl Tenant {
             info,
             tally: Tally::default(),
             instance,
-            pending: HashSet::default(),
+            pending: Pending::default(),
             broken: None,
             poll_after: None,
         }))
@@ -373,7 +370,7 @@ impl Tenant {
         self.tally.delivered += delivered.len() as u64;
         settled.add_pack(delivered);
         for outcome in report.outcomes {
-            if !self.pending.remove(&outcome.id) {
+            if !self.pending.remove(outcome.id) {
                 self.tally.protocol_errors += 1;
                 continue;
             }
@@ -387,8 +384,7 @@ impl Tenant {
     /// Fails every pending event: the instance stopped, or (after a flush)
     /// the component never settled them.
     fn fail_pending(&mut self) -> Settled {
-        let mut ids: Vec<u64> = self.pending.drain().collect();
-        ids.sort_unstable();
+        let ids = self.pending.drain_sorted();
         // Accepted before the instance stopped: may have been in flight.
         let failed = ids.into_iter().map(|id| self.fail_broken(id, true)).collect();
         Settled::failures(failed)
@@ -452,7 +448,7 @@ mod tests {
         let (kept, unknown) = check_off(&mut pending, pack(&[1, 2]));
         assert_eq!((kept.ids.clone(), unknown), (vec![1, 2], 0));
         assert_eq!(kept.iter().nth(1), Some((2, "shardId-0", "492")));
-        assert_eq!(pending.into_iter().collect::<Vec<_>>(), [3]);
+        assert_eq!(pending.drain_sorted(), [3]);
     }
 
     #[test]
@@ -469,6 +465,6 @@ mod tests {
                 (3, "shardId-1", "493")
             ]
         );
-        assert_eq!(pending.into_iter().collect::<Vec<_>>(), [4]);
+        assert_eq!(pending.drain_sorted(), [4]);
     }
 }
