@@ -224,7 +224,9 @@ impl Aggregate {
     /// Linear: a table holds what fits in `aggregation_max_size`, and
     /// comparing hash keys first makes a miss cheap.
     fn find(&self, key: &str, hash: u128) -> Option<usize> {
-        self.keys.iter().position(|(h, k)| *h == hash && k == key)
+        self.keys
+            .iter()
+            .position(|(h, k)| *h == hash && crate::bytes::same(k.as_bytes(), key.as_bytes()))
     }
 
     /// The aggregated record's data: magic, protobuf, MD5 of the protobuf.

@@ -13,6 +13,7 @@
 
 pub mod aggregate;
 pub mod batch;
+pub mod bytes;
 mod civil;
 pub mod config;
 pub mod credentials;

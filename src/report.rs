@@ -130,7 +130,7 @@ impl Deliveries {
             .iter()
             .rev()
             .take(SHARD_SEARCH)
-            .position(|s| same_bytes(s.as_bytes(), shard_id.as_bytes()));
+            .position(|s| crate::bytes::same(s.as_bytes(), shard_id.as_bytes()));
         let shard = match known {
             Some(back) => self.shard_ids.len() - 1 - back,
             None => {
@@ -185,19 +185,6 @@ impl Deliveries {
             last = record;
         }
     }
-}
-
-/// Byte equality for short strings such as shard ids, eight bytes at a
-/// time: a slice `==` calls wasi-libc's `memcmp`, a byte loop in wasm (4 %
-/// of the client's CPU with aggregation, perf).
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or_default());
-    (&mut a8).zip(&mut b8).all(|(x, y)| word(x) == word(y))
-        && a8.remainder().iter().zip(b8.remainder()).all(|(x, y)| x == y)
 }
 
 /// What one call settled (mirrors the WIT `report`).
@@ -400,18 +387,6 @@ mod tests {
         let mut appended = Deliveries::default();
         appended.append(d.clone());
         assert_eq!(appended, d, "appending keeps the sharing");
-    }
-
-    #[test]
-    fn shard_ids_compare_by_every_byte() {
-        let id = b"shardId-000000000011";
-        for i in 0..id.len() {
-            let mut other = *id;
-            other[i] ^= 1;
-            assert!(!same_bytes(id, &other), "byte {i}");
-            assert!(!same_bytes(id, &id[..i]), "a prefix of {i}");
-        }
-        assert!(same_bytes(id, &id.clone()) && same_bytes(b"", b""));
     }
 
     #[test]

@@ -301,7 +301,7 @@ impl Lanes {
             lane.learns_id = false;
             stat.shard_id = shard_id.to_string();
         }
-        !matches!(self.layout, Layout::Map { .. }) || stat.shard_id == shard_id
+        !matches!(self.layout, Layout::Map { .. }) || crate::bytes::same(stat.shard_id.as_bytes(), shard_id.as_bytes())
     }
 
     /// The shard of `hash` throttled a record at `now`.
