@@ -196,21 +196,35 @@ impl Aggregate {
     /// [`Self::size`] once a record of `data` bytes with partition key `key`
     /// (hash `hash`) is added.
     pub fn size_with(&self, key: &str, hash: u128, data: usize) -> usize {
-        let (index, new_key) = match self.find(key, hash) {
-            Some(i) => (i, false),
-            None => (self.keys.len(), true),
+        self.size_and_key(key, hash, data).0
+    }
+
+    /// [`Self::size_with`], and where `key` is in the key table (`None`: it
+    /// would be added), for [`Self::push_keyed`].
+    fn size_and_key(&self, key: &str, hash: u128, data: usize) -> (usize, Option<usize>) {
+        let found = self.find(key, hash);
+        let (index, table) = match found {
+            Some(i) => (i, 0),
+            None => (self.keys.len(), field_len(key.len())),
         };
-        let table = if new_key { field_len(key.len()) } else { 0 };
         let record = field_len(record_len(index, self.explicit_hash_key.is_some(), data));
-        self.data_len + table + record + self.keys.first().map_or(0, |(_, k)| k.len())
+        let size = self.data_len + table + record + self.keys.first().map_or(0, |(_, k)| k.len());
+        (size, found)
     }
 
     /// Adds a record whose hash key is `hash`; `static_key` as for [`Self::new`].
     pub fn push(&mut self, record: Record, static_key: &str, hash: u128) {
         let key = record.partition_key.as_deref().unwrap_or(static_key);
-        let index = match self.find(key, hash) {
+        let found = self.find(key, hash);
+        self.push_keyed(record, static_key, hash, found);
+    }
+
+    /// [`Self::push`] with the key's place in the table already looked up.
+    fn push_keyed(&mut self, record: Record, static_key: &str, hash: u128, found: Option<usize>) {
+        let index = match found {
             Some(i) => i,
             None => {
+                let key = record.partition_key.as_deref().unwrap_or(static_key);
                 self.keys.push((hash, key.to_string()));
                 self.data_len += field_len(key.len());
                 self.keys.len() - 1
@@ -274,10 +288,31 @@ pub struct Packer {
     events: usize,
 }
 
-/// What adding an event does: join the aggregate at this index, or start one.
-enum Fit {
-    Join { unit: usize, grows_by: usize },
-    Start { size: usize },
+/// What adding an event does: join the aggregate at this index (its key
+/// found in that aggregate's table at `key`, or new), or start one.
+#[derive(Debug, Clone, Copy)]
+pub struct Fit(Place);
+
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Join {
+        unit: usize,
+        grows_by: usize,
+        key: Option<usize>,
+    },
+    Start {
+        size: usize,
+    },
+}
+
+impl Fit {
+    /// Kinesis records and bytes (data + partition key) adding the event adds.
+    pub fn cost(&self) -> (usize, usize) {
+        match self.0 {
+            Place::Join { grows_by, .. } => (0, grows_by),
+            Place::Start { size } => (1, size),
+        }
+    }
 }
 
 impl Packer {
@@ -293,39 +328,46 @@ impl Packer {
         }
     }
 
-    fn fit(&self, record: &Record, placement: &Placement) -> Fit {
+    /// Where this event would go, and what it would cost ([`Fit::cost`]);
+    /// valid for [`Self::add_fitted`] until the packer changes.
+    pub fn fit(&self, record: &Record, placement: &Placement) -> Fit {
         let key = record.partition_key.as_deref().unwrap_or(&self.static_key);
         let plain = record.data.len() + key.len();
         let Some(&(_, unit)) = self.filling.iter().find(|(g, _)| *g == placement.group) else {
-            return Fit::Start { size: plain };
+            return Fit(Place::Start { size: plain });
         };
         let aggregate = &self.units[unit];
-        let size = aggregate.size_with(key, placement.hash_key, record.data.len());
+        let (size, key) = aggregate.size_and_key(key, placement.hash_key, record.data.len());
         if size > self.max_size {
-            return Fit::Start { size: plain };
+            return Fit(Place::Start { size: plain });
         }
-        Fit::Join {
+        Fit(Place::Join {
             unit,
             grows_by: size - aggregate.size(),
-        }
+            key,
+        })
     }
 
     /// Kinesis records and bytes (data + partition key) adding this event would add.
     pub fn cost(&self, record: &Record, placement: &Placement) -> (usize, usize) {
-        match self.fit(record, placement) {
-            Fit::Join { grows_by, .. } => (0, grows_by),
-            Fit::Start { size } => (1, size),
-        }
+        self.fit(record, placement).cost()
     }
 
     pub fn add(&mut self, record: Record, placement: Placement) {
+        let fit = self.fit(&record, &placement);
+        self.add_fitted(record, placement, fit);
+    }
+
+    /// [`Self::add`] with what [`Self::fit`] said for this event since the
+    /// packer last changed: one key lookup per event instead of three.
+    pub fn add_fitted(&mut self, record: Record, placement: Placement, fit: Fit) {
         self.events += 1;
-        match self.fit(&record, &placement) {
-            Fit::Join { unit, grows_by } => {
-                self.units[unit].push(record, &self.static_key, placement.hash_key);
+        match fit.0 {
+            Place::Join { unit, grows_by, key } => {
+                self.units[unit].push_keyed(record, &self.static_key, placement.hash_key, key);
                 self.payload += grows_by;
             }
-            Fit::Start { size } => {
+            Place::Start { size } => {
                 let group = placement.group;
                 let aggregate = Aggregate::new(record, &self.static_key, placement, self.explicit_hash_key.clone());
                 self.units.push(aggregate);

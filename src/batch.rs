@@ -96,13 +96,20 @@ impl Batcher {
     pub fn add_placed(&mut self, record: Record, placement: Placement) {
         let limits = self.limits;
         let packer = self.packer.as_ref().expect("an aggregating batcher");
-        let (records, bytes) = packer.cost(&record, &placement);
+        let fit = packer.fit(&record, &placement);
+        let (records, bytes) = fit.cost();
         let full = packer.units() + records > limits.max_events || packer.payload() + bytes > limits.max_request_size;
-        if full && !packer.is_empty() {
+        let close = full && !packer.is_empty();
+        if close {
             self.close();
         }
         let packer = self.packer.as_mut().expect("an aggregating batcher");
-        packer.add(record, placement);
+        if close {
+            // Emptied: the event starts the next batch's first aggregate.
+            packer.add(record, placement);
+        } else {
+            packer.add_fitted(record, placement, fit);
+        }
         // Every event that comes adds bytes: nothing fits a full batch.
         if packer.payload() >= limits.max_request_size {
             self.close();
