@@ -3,7 +3,9 @@
 //! Hosts number events in order far more often than not (a counter, a line
 //! number), so ids that continue the run so far live in a bitmap window, a
 //! bit each; any other id goes to a hash set. A set alone cost a hash insert
-//! and remove per event, about 4 % of the client's CPU at 100 B (perf).
+//! and remove per event, about 4 % of the client's CPU at 100 B (perf). An
+//! id that stays pending keeps the window open behind it: a bit for every
+//! later id (125 KB a million) until it settles.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -40,7 +42,7 @@ impl Pending {
         }
         if id == self.end && id != u64::MAX && (self.others.is_empty() || !self.others.contains(&id)) {
             let bit = id - self.base;
-            if bit % 64 == 0 {
+            if bit.is_multiple_of(64) {
                 self.words.push_back(0);
             }
             self.words[(bit / 64) as usize] |= 1 << (bit % 64);
