@@ -70,13 +70,8 @@ impl JsonBody {
                 body.push(b',');
             }
             body.extend_from_slice(RECORD_PREFIX);
-            let data = record.data();
-            let start = body.len();
-            body.resize(start + base64_len(data.len()), 0);
-            let written = base64_simd::STANDARD
-                .encode(data, base64_simd::Out::from_slice(&mut body[start..]))
-                .len();
-            body.truncate(start + written);
+            // Appended into the capacity reserved above: no zeroing first.
+            base64_simd::STANDARD.encode_append(record.data(), &mut body);
             body.extend_from_slice(KEY_FIELD);
             match record.partition_key() {
                 Some(key) => body.extend_from_slice(json_string(key).as_bytes()),
