@@ -15,6 +15,7 @@ pub mod grants;
 pub mod options;
 pub mod outbound;
 pub mod pending;
+pub mod room;
 pub mod runtime;
 pub mod send;
 pub mod settled;

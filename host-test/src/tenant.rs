@@ -5,6 +5,7 @@
 
 use crate::grants::Grants;
 use crate::pending::Pending;
+use crate::room::Room;
 use crate::runtime::{HostStats, KinesisRuntime, TargetInstance, wit};
 use crate::settled::Settled;
 use anyhow::Result;
@@ -38,8 +39,10 @@ pub struct Tally {
     pub bytes_sent: u64,
     /// Outcomes for unknown or already settled ids, and unsettled ids.
     pub protocol_errors: u64,
-    /// Times `push` took only part of what it was offered (backpressure);
-    /// the rest was offered again after a `poll`.
+    /// Times the component's buffer was full (backpressure): `push` took
+    /// only part of what it was offered, or the tenant held an offer back
+    /// until answers made room ([`Room`]); the rest was offered again after
+    /// a `poll`.
     pub backpressure_waits: u64,
 }
 
@@ -170,6 +173,8 @@ pub struct Tenant {
     broken: Option<(&'static str, String)>,
     /// From the last report: when the component wants `poll` called.
     poll_after: Option<Duration>,
+    /// How full the component's buffer gets, as far as offers showed.
+    room: Room,
 }
 
 impl Tenant {
@@ -194,6 +199,7 @@ impl Tenant {
             pending: Pending::default(),
             broken: None,
             poll_after: None,
+            room: Room::default(),
         }))
     }
 
@@ -213,44 +219,32 @@ impl Tenant {
     /// data) is taken whole and its ids fail with `InvalidBatch`.
     pub async fn push_batch(&mut self, mut batch: wit::EventBatch) -> Settled {
         let mut settled = Settled::default();
-        while !batch.is_empty() && self.broken.is_none() {
-            let report = match self.instance.push_batch(&batch).await {
-                Ok(report) => report,
-                Err(e) => {
-                    self.broken = Some(self.instance.classify(&e));
-                    break;
-                }
-            };
-            let taken = (report.accepted as usize).min(batch.len());
-            self.pending.extend(batch.ids[..taken].iter().copied());
-            batch.remove_first(taken);
-            let wait = report.poll_after_ns.map_or(BACKPRESSURE_WAIT, Duration::from_nanos);
-            settled.append(self.absorb(report));
-            if !batch.is_empty() {
-                self.tally.backpressure_waits += 1;
-                settled.append(self.poll(wait).await);
+        loop {
+            settled.append(self.offer(&mut batch).await);
+            // Once the instance stopped, `offer` failed what was left.
+            if batch.is_empty() {
+                return settled;
             }
+            let wait = self.poll_after.unwrap_or(BACKPRESSURE_WAIT);
+            settled.append(self.poll(wait).await);
         }
-        if self.broken.is_some() {
-            // Never accepted: certainly not delivered.
-            let rest = std::mem::take(&mut batch.ids);
-            settled
-                .failed
-                .extend(rest.into_iter().map(|id| self.fail_broken(id, false)));
-            settled.append(self.fail_pending());
-        }
-        settled
     }
 
     /// One `push-batch` call: the component takes what fits from the front
     /// of `batch`, which keeps the rest, to be offered again after a `poll`
-    /// (the wait [`Tenant::poll_after`] names). [`Tenant::push_batch`]
-    /// without its loop, for a host that must stay responsive while a
-    /// target's buffer is full (to a stop signal, say). Once the instance
-    /// stopped, the whole batch fails.
+    /// (the wait [`Tenant::poll_after`] names). While the component's
+    /// buffer is still too full for the batch, as far as the tenant can
+    /// tell ([`Room`]), nothing is offered: lowering events it would refuse
+    /// costs a copy each. [`Tenant::push_batch`] without its loop, for a
+    /// host that must stay responsive while a target's buffer is full (to a
+    /// stop signal, say). Once the instance stopped, the whole batch fails.
     pub async fn offer(&mut self, batch: &mut wit::EventBatch) -> Settled {
         let mut settled = Settled::default();
         if batch.is_empty() {
+            return settled;
+        }
+        if self.broken.is_none() && !self.room.admits(self.pending.len(), batch.len()) {
+            self.tally.backpressure_waits += 1;
             return settled;
         }
         if self.broken.is_none() {
@@ -259,6 +253,7 @@ impl Tenant {
                     let taken = (report.accepted as usize).min(batch.len());
                     self.pending.extend(batch.ids[..taken].iter().copied());
                     batch.remove_first(taken);
+                    self.room.learn(report.pending as usize, !batch.is_empty());
                     settled.append(self.absorb(report));
                     if !batch.is_empty() {
                         self.tally.backpressure_waits += 1;
