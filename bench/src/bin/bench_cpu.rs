@@ -16,7 +16,8 @@
 //! every event (chunks of 500, 500 records per request, the default 4
 //! requests in flight) and `flush`, in a task on the runtime's workers (as
 //! the SDK's calls run; BENCH_MAIN_THREAD=1 for the main thread). Prints
-//! one JSON line, with the page faults of the same span.
+//! one JSON line, with the page faults of the same span and the tenant's
+//! backpressure waits (its buffer full).
 
 use kinesis_bench::cpu_time;
 
@@ -87,10 +88,11 @@ async fn main() -> anyhow::Result<()> {
         tenant.tally
     );
     println!(
-        "{{\"client\":\"kinesis-target (wasmtime, {protocol}, outcomes {detail}, aggregation {aggregation})\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3},\"page_faults\":{faults}}}",
+        "{{\"client\":\"kinesis-target (wasmtime, {protocol}, outcomes {detail}, aggregation {aggregation})\",\"events\":{events},\"event_bytes\":{size},\"cpu_s\":{:.4},\"wall_s\":{:.4},\"cpu_us_per_event\":{:.3},\"page_faults\":{faults},\"backpressure_waits\":{}}}",
         used.as_secs_f64(),
         wall.as_secs_f64(),
-        used.as_secs_f64() * 1e6 / events as f64
+        used.as_secs_f64() * 1e6 / events as f64,
+        tenant.tally.backpressure_waits
     );
     Ok(())
 }
