@@ -9,7 +9,9 @@
 //! (BENCHMARKS.md "Issue 14, fifth pass"). Waiting until the offer should
 //! fit lowers each event once. It is an estimate in events (the component
 //! counts bytes), so an offer may still be refused in part; that only
-//! teaches the estimate again.
+//! teaches the estimate again. The tenant holds an offer back only while
+//! requests are in flight: a refusal is also what makes the component send
+//! a batch that is not full, so with nothing in flight it offers anyway.
 
 /// The estimate: offer when the batch should fit.
 ///

@@ -234,16 +234,17 @@ impl Tenant {
     /// of `batch`, which keeps the rest, to be offered again after a `poll`
     /// (the wait [`Tenant::poll_after`] names). While the component's
     /// buffer is still too full for the batch, as far as the tenant can
-    /// tell ([`Room`]), nothing is offered: lowering events it would refuse
-    /// costs a copy each. [`Tenant::push_batch`] without its loop, for a
-    /// host that must stay responsive while a target's buffer is full (to a
-    /// stop signal, say). Once the instance stopped, the whole batch fails.
+    /// tell ([`Room`]), and answers are due that will make room, nothing is
+    /// offered: lowering events it would refuse costs a copy each.
+    /// [`Tenant::push_batch`] without its loop, for a host that must stay
+    /// responsive while a target's buffer is full (to a stop signal, say).
+    /// Once the instance stopped, the whole batch fails.
     pub async fn offer(&mut self, batch: &mut wit::EventBatch) -> Settled {
         let mut settled = Settled::default();
         if batch.is_empty() {
             return settled;
         }
-        if self.broken.is_none() && !self.room.admits(self.pending.len(), batch.len()) {
+        if self.broken.is_none() && !self.room.admits(self.pending.len(), batch.len()) && self.answers_due().await {
             self.tally.backpressure_waits += 1;
             return settled;
         }
@@ -272,6 +273,13 @@ impl Tenant {
             settled.append(self.fail_pending());
         }
         settled
+    }
+
+    /// Whether the component has requests in flight, whose answers will
+    /// make room. Without any, only a refusal makes it send a batch that is
+    /// not full: an offer is never held back then.
+    async fn answers_due(&mut self) -> bool {
+        self.instance.stats().await.is_ok_and(|s| s.in_flight_requests > 0)
     }
 
     /// Gives the instance up (the host stops at once, say, in the middle of
