@@ -141,6 +141,14 @@ impl Aggregate {
         aggregate
     }
 
+    /// Its events copy their bytes out of their batch buffers
+    /// ([`crate::record::Data::own`]).
+    pub fn own_data(&mut self) {
+        for record in &mut self.records {
+            record.data.own();
+        }
+    }
+
     /// Events in it.
     pub fn len(&self) -> usize {
         self.records.len()

@@ -96,13 +96,7 @@ impl wit::Guest for Component {
         }
         STATE.with_borrow_mut(|state| match &mut state.target {
             Some(target) => {
-                let mut start = 0;
-                target.push(ids.iter().zip(&lengths).map(|(&id, &len)| {
-                    let end = start + len as usize;
-                    let record = Record::new(id, data[start..end].to_vec());
-                    start = end;
-                    record
-                }));
+                target.push_batch(&ids, &lengths, data);
                 report_of(target)
             }
             None => not_configured(ids),

@@ -33,7 +33,8 @@ pub struct Stats {
     /// Events buffered or waiting for a retry.
     pub buffered_events: u64,
     /// What `max_buffer_size` counts as held: each event's data and key plus
-    /// [`EVENT_OVERHEAD`], buffered, waiting and in flight.
+    /// [`EVENT_OVERHEAD`], buffered, waiting and in flight, and the bytes
+    /// batch buffers keep for events gone ([`crate::record::Pinned`]).
     pub buffered_bytes: u64,
     /// Kinesis records answered `ProvisionedThroughputExceededException`
     /// (per record, or in a request throttled whole), each attempt counted.

@@ -17,7 +17,7 @@ use crate::debug::event_line;
 use crate::encode::PutRecordsEncoder;
 use crate::normalize::{self, FieldFormat, Normalized};
 use crate::partition_key::DEFAULT_KEY;
-use crate::record::Record;
+use crate::record::{Pinned, Record, records_of_batch};
 use crate::report::{EventOutcome, Failure, Outcome, OutcomeDetail, Report, codes};
 use crate::retry::Backoff;
 use crate::rng::{Draw, Rng, Stream};
@@ -71,6 +71,9 @@ pub struct Target<T: Transport, C, L> {
     in_flight: Vec<(Outbound, T::Exchange)>,
     /// What the target holds, by [`held_size`]: what `max_buffer_size` caps.
     held_bytes: usize,
+    /// Bytes `push-batch` buffers keep beyond their records still held:
+    /// capped with `held_bytes`.
+    pinned: Pinned,
     /// SPEC 5: the run clock when `interval` or `cron` is set; `None` is realtime.
     runs: Option<Runs>,
     /// A flush sends everything now, whatever the schedule.
@@ -119,6 +122,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             config,
             in_flight: Vec::new(),
             held_bytes: 0,
+            pinned: Pinned::default(),
             transport,
             clock,
             log,
@@ -148,6 +152,14 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         self.backoff = Backoff::new(config.retry, self.clock.monotonic().as_nanos() as u64);
         self.runs = Runs::for_config(&config, self.clock.monotonic(), self.clock.now());
         self.config = config;
+    }
+
+    /// [`Target::push`] for a packed batch (event `i`: `ids[i]`, the next
+    /// `lengths[i]` bytes of `data`; the caller checked that they add up):
+    /// its records share `data` instead of copying their bytes out.
+    pub fn push_batch(&mut self, ids: &[u64], lengths: &[u32], data: Vec<u8>) -> usize {
+        let pinned = self.pinned.clone();
+        self.push(records_of_batch(ids, lengths, data, &pinned))
     }
 
     /// Takes events from the front while `max_buffer_size` allows, then
@@ -180,7 +192,8 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 self.normalize(&mut record, format);
             }
             // An empty target always takes one event, so progress never stalls.
-            if self.held_bytes > 0 && self.held_bytes + record.data.len() + overhead > self.config.max_buffer_size {
+            let held = self.held_bytes + self.pinned.bytes();
+            if self.held_bytes > 0 && held + record.data.len() + overhead > self.config.max_buffer_size {
                 self.stats.events_refused += 1;
                 // The open batch may never fill now: let it go as it is.
                 self.batcher.close();
@@ -288,7 +301,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         stats.in_flight_requests = self.in_flight.len() as u64;
         stats.in_flight_events = self.in_flight.iter().map(|(o, _)| o.events() as u64).sum();
         stats.buffered_events = self.buffered() as u64;
-        stats.buffered_bytes = self.held_bytes as u64;
+        stats.buffered_bytes = (self.held_bytes + self.pinned.bytes()) as u64;
         stats.shards = self.lanes.stats();
         stats
     }
@@ -343,7 +356,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// SPEC 4: renames the event's fields to `format`.
     fn normalize(&mut self, record: &mut Record, format: FieldFormat) {
         match normalize::normalize(&record.data, format) {
-            Normalized::Renamed(data) => record.data = data,
+            Normalized::Renamed(data) => record.data = data.into(),
             Normalized::Unchanged => {}
             Normalized::NotAnObject => self.stats.normalize_passthrough += 1,
         }

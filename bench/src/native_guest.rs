@@ -4,7 +4,6 @@
 //! alone, for callgrind) and `host-test/examples/bench_guest.rs` (native
 //! against the component in wasmtime, same run), through `#[path]`.
 
-use kinesis_target::batch::Record;
 use kinesis_target::send::{Clock, Exchanged, HttpRequest, HttpResponse, Log, Transport, TransportError};
 use kinesis_target::target::Target;
 use std::cell::RefCell;
@@ -181,8 +180,8 @@ pub struct Run {
     pub bodies: Vec<Vec<u8>>,
 }
 
-/// Pushes `events` (copied into owned records, as the component's lifting
-/// copies them into its memory) in chunks of `chunk`, then flushes, in
+/// Pushes `events` (packed into one buffer per offer, as the component's
+/// `push-batch` lowers them into its memory) in chunks of `chunk`, then flushes, in
 /// `mode` (see [`config_json_in`]).
 pub fn run_in(mode: &str, events: &[Vec<u8>], chunk: usize, keep_bodies: bool) -> Run {
     let config = kinesis_target::config::parse(&config_json_in("http://127.0.0.1:9", mode)).expect("bench config");
@@ -196,11 +195,11 @@ pub fn run_in(mode: &str, events: &[Vec<u8>], chunk: usize, keep_bodies: bool) -
         let base = (c * chunk) as u64;
         let mut from = 0;
         while from < part.len() {
-            let records = part[from..]
-                .iter()
-                .enumerate()
-                .map(|(i, d)| Record::new(base + (from + i) as u64, d.clone()));
-            from += target.push(records);
+            // Packed into one buffer, as the component's `push-batch` lowers them.
+            let rest = &part[from..];
+            let ids: Vec<u64> = (0..rest.len()).map(|i| base + (from + i) as u64).collect();
+            let lengths: Vec<u32> = rest.iter().map(|d| d.len() as u32).collect();
+            from += target.push_batch(&ids, &lengths, rest.concat());
             delivered += count_delivered(&mut target);
         }
     }

@@ -84,7 +84,7 @@ pub(crate) fn deaggregate(data: &[u8]) -> Option<Vec<UserRecord>> {
 fn keyed(id: u64, key: &str, data: &[u8]) -> Record {
     Record {
         id,
-        data: data.to_vec(),
+        data: data.to_vec().into(),
         partition_key: Some(key.to_string()),
     }
 }

@@ -118,7 +118,7 @@ mod tests {
         let recs = v["Records"].as_array().unwrap();
         assert_eq!(recs.len(), 3);
         for (r, sent) in records.iter().zip(recs) {
-            assert_eq!(STANDARD.decode(sent["Data"].as_str().unwrap()).unwrap(), r.data);
+            assert_eq!(STANDARD.decode(sent["Data"].as_str().unwrap()).unwrap(), &r.data[..]);
             assert_eq!(sent["PartitionKey"], "k\"ey\u{e9}\n");
         }
     }

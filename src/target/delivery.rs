@@ -339,7 +339,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         }
         let mut kept = Vec::with_capacity(again.len());
         let mut attempts = 0;
-        for item in again {
+        for mut item in again {
             let elapsed = match self.runs {
                 Some(_) => Duration::ZERO,
                 None => now.saturating_sub(item.first_attempt.unwrap_or(now)),
@@ -351,6 +351,8 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
                 self.give_up(item);
             } else {
                 attempts = attempts.max(item.attempts);
+                // It may wait a while: its batch's buffer need not wait with it.
+                item.entry.own_data();
                 kept.push(item);
             }
         }

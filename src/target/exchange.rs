@@ -30,6 +30,14 @@ impl Entry {
         }
     }
 
+    /// Its events copy their bytes out of their batch buffers.
+    pub fn own_data(&mut self) {
+        match self {
+            Entry::Plain(record) => record.data.own(),
+            Entry::Packed(a) => a.own_data(),
+        }
+    }
+
     /// Events it carries.
     pub fn events(&self) -> usize {
         match self {

@@ -1053,3 +1053,57 @@ fn batch_timeout_bounds_how_long_aggregated_events_wait() {
             .all(|o| code(o) == "delivered")
     );
 }
+
+/// Event `i` of a packed batch: `lengths[i]` bytes of `b'a' + i`.
+fn push_packed<T: Transport, C: Clock, L: Log>(t: &mut Target<T, C, L>, lengths: &[u32]) -> usize {
+    let ids: Vec<u64> = (0..lengths.len() as u64).collect();
+    let data: Vec<u8> = (0..lengths.len())
+        .flat_map(|i| vec![b'a' + i as u8; lengths[i] as usize])
+        .collect();
+    t.push_batch(&ids, lengths, data)
+}
+
+#[test]
+fn bytes_a_batch_buffer_keeps_for_events_gone_count_against_max_buffer_size() {
+    let (mut t, _script) = target(serde_json::json!({"max_record_size": 100, "max_buffer_size": 1000}));
+    // 50 B held (306 with its overhead); 200 B too large, failed at once but
+    // its bytes stay in the buffer the others share; a second 50 B fits
+    // (812); a third would fit by the records alone (918), not with them.
+    assert_eq!(push_packed(&mut t, &[50, 200, 50, 50]), 3);
+    let outcomes = outcomes(&t.take_report(), 1..2);
+    assert_eq!(code(&outcomes[&1]), "RecordTooLarge");
+    assert_eq!(
+        t.stats().buffered_bytes,
+        612 + 200 + 50,
+        "the records, the failed event's bytes and the refused event's"
+    );
+    t.flush();
+    assert_eq!(
+        (t.stats().delivered, t.stats().buffered_bytes),
+        (2, 0),
+        "the buffer went with its records"
+    );
+}
+
+#[test]
+fn a_record_waiting_for_a_retry_lets_its_batch_buffer_go() {
+    let (mut t, script) = target(serde_json::json!({"max_events": 3}));
+    script.answers.borrow_mut().push_back(Box::new(|_| {
+        Ok(ok_body(serde_json::json!({"FailedRecordCount": 1, "Records": [
+            {"SequenceNumber": "1", "ShardId": "s"},
+            {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded"},
+            {"SequenceNumber": "2", "ShardId": "s"}]})))
+    }));
+    assert_eq!(push_packed(&mut t, &[1, 1, 1]), 3, "a full batch: sent at once");
+    t.poll(Duration::ZERO);
+    assert_eq!(t.stats().delivered, 2);
+    assert_eq!(
+        t.stats().buffered_bytes,
+        (1 + crate::stats::EVENT_OVERHEAD) as u64,
+        "the waiting record's own copy; nothing pinned"
+    );
+    t.flush();
+    let sent = script.sent.borrow();
+    assert_eq!(sent[1][0]["Data"], "Yg==", "the retry sends the copied bytes");
+    assert_eq!(t.stats().buffered_bytes, 0);
+}

@@ -190,7 +190,7 @@ fn a_single_event_is_sent_plain() {
     let record = &sent[0][0];
     assert_eq!(
         STANDARD.decode(record["Data"].as_str().unwrap()).unwrap(),
-        event(7, "alone").data
+        &event(7, "alone").data[..]
     );
     assert_eq!(record["PartitionKey"], "alone");
     assert!(record.get("ExplicitHashKey").is_none(), "routed by its own key");
