@@ -177,76 +177,85 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         if self.config.enabled && !self.config.debug.dont_send {
             self.refresh_shards_if_due();
         }
-        let overhead = crate::stats::EVENT_OVERHEAD;
-        for mut record in events.by_ref() {
-            if !self.config.enabled {
-                self.log_event(&record);
-                self.hand_back(record);
-                taken += 1;
-                continue;
-            }
-            // SPEC 6: the event as it came, before any processing.
-            let line = self.config.debug.log_events.then(|| event_line(&record));
-            // Before the size checks: the limits apply to what is sent.
-            if let Some(format) = self.config.field_format {
-                self.normalize(&mut record, format);
-            }
-            // An empty target always takes one event, so progress never stalls.
-            let held = self.held_bytes + self.pinned.bytes();
-            if self.held_bytes > 0 && held + record.data.len() + overhead > self.config.max_buffer_size {
-                self.stats.events_refused += 1;
-                // The open batch may never fill now: let it go as it is.
-                self.batcher.close();
+        for record in events.by_ref() {
+            if !self.take(record) {
                 break;
             }
             taken += 1;
-            self.stats.events_accepted += 1;
-            if let Some(line) = line {
-                self.log.log(&self.config.name, &line);
-            }
-            if self.config.debug.dont_send {
-                let failure = Failure::target(
-                    codes::DONT_SEND_LOGS,
-                    "debug.dont_send_logs: logged, deliberately not sent",
-                    false,
-                );
-                self.settle_failed(record.id, 0, failure);
-                continue;
-            }
-            if self.config.partition_key.as_static().is_none() {
-                record.partition_key = Some(self.config.partition_key.render(&record.data, &mut self.keys));
-            }
-            let size = self.batcher.record_size(&record);
-            if size > self.config.max_record_size {
-                let message = format!(
-                    "record is {size} bytes (data {} + partition key {}), over max_record_size {}",
-                    record.data.len(),
-                    size - record.data.len(),
-                    self.config.max_record_size
-                );
-                let failure = Failure::target(codes::RECORD_TOO_LARGE, message, false);
-                self.settle_failed(record.id, 0, failure);
-                continue;
-            }
-            self.held_bytes += held_size(&record);
-            match &self.grouping {
-                Some(grouping) => {
-                    let placement = grouping.place(&record, self.shards.as_ref());
-                    self.batcher.add_placed(record, placement);
-                }
-                None => self.batcher.add(record),
-            }
-            self.note_open_batch();
-            // Realtime: a full batch goes at once. Scheduled: not before the
-            // whole call is taken, so a run that begins in it drains all of it.
-            if self.batcher.has_ready() && !self.scheduled() {
-                self.pump();
-            }
         }
         self.stats.events_refused += events.len() as u64;
         self.report.accepted += taken as u32;
         self.pump();
         taken
+    }
+
+    /// One event of [`Target::push`]; `false` when `max_buffer_size`
+    /// refuses it. Out of the generic loop: each way of making records
+    /// (`push`, `push-batch`) would otherwise carry its own copy.
+    fn take(&mut self, mut record: Record) -> bool {
+        if !self.config.enabled {
+            self.log_event(&record);
+            self.hand_back(record);
+            return true;
+        }
+        // SPEC 6: the event as it came, before any processing.
+        let line = self.config.debug.log_events.then(|| event_line(&record));
+        // Before the size checks: the limits apply to what is sent.
+        if let Some(format) = self.config.field_format {
+            self.normalize(&mut record, format);
+        }
+        // An empty target always takes one event, so progress never stalls.
+        let held = self.held_bytes + self.pinned.bytes();
+        let overhead = crate::stats::EVENT_OVERHEAD;
+        if self.held_bytes > 0 && held + record.data.len() + overhead > self.config.max_buffer_size {
+            self.stats.events_refused += 1;
+            // The open batch may never fill now: let it go as it is.
+            self.batcher.close();
+            return false;
+        }
+        self.stats.events_accepted += 1;
+        if let Some(line) = line {
+            self.log.log(&self.config.name, &line);
+        }
+        if self.config.debug.dont_send {
+            let failure = Failure::target(
+                codes::DONT_SEND_LOGS,
+                "debug.dont_send_logs: logged, deliberately not sent",
+                false,
+            );
+            self.settle_failed(record.id, 0, failure);
+            return true;
+        }
+        if self.config.partition_key.as_static().is_none() {
+            record.partition_key = Some(self.config.partition_key.render(&record.data, &mut self.keys));
+        }
+        let size = self.batcher.record_size(&record);
+        if size > self.config.max_record_size {
+            let message = format!(
+                "record is {size} bytes (data {} + partition key {}), over max_record_size {}",
+                record.data.len(),
+                size - record.data.len(),
+                self.config.max_record_size
+            );
+            let failure = Failure::target(codes::RECORD_TOO_LARGE, message, false);
+            self.settle_failed(record.id, 0, failure);
+            return true;
+        }
+        self.held_bytes += held_size(&record);
+        match &self.grouping {
+            Some(grouping) => {
+                let placement = grouping.place(&record, self.shards.as_ref());
+                self.batcher.add_placed(record, placement);
+            }
+            None => self.batcher.add(record),
+        }
+        self.note_open_batch();
+        // Realtime: a full batch goes at once. Scheduled: not before the
+        // whole call is taken, so a run that begins in it drains all of it.
+        if self.batcher.has_ready() && !self.scheduled() {
+            self.pump();
+        }
+        true
     }
 
     /// Makes progress without new events: waits up to `wait` for an answer
