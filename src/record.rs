@@ -41,7 +41,7 @@ impl Record {
 /// ```
 /// use kinesis_target::record::{Pinned, records_of_batch};
 /// let pinned = Pinned::default();
-/// let mut records: Vec<_> = records_of_batch(&[7, 8], &[2, 3], b"hiyou".to_vec(), &pinned).collect();
+/// let mut records: Vec<_> = records_of_batch(&[7, 8], &[2, 3], b"hiyou".to_vec(), pinned.clone()).collect();
 /// assert_eq!((&records[1].data[..], records[1].id), (&b"you"[..], 8));
 /// records.remove(0);
 /// assert_eq!(pinned.bytes(), 2, "the first record's bytes stay until the buffer goes");
@@ -161,12 +161,9 @@ pub fn records_of_batch<'a>(
     ids: &'a [u64],
     lengths: &'a [u32],
     data: Vec<u8>,
-    pinned: &Pinned,
+    pinned: Pinned,
 ) -> impl ExactSizeIterator<Item = Record> + 'a {
-    let buffer = Rc::new(Buffer {
-        bytes: data,
-        pinned: pinned.clone(),
-    });
+    let buffer = Rc::new(Buffer { bytes: data, pinned });
     Cutter {
         buffer,
         start: 0,
@@ -217,7 +214,7 @@ mod tests {
     use super::*;
 
     fn batch(pinned: &Pinned) -> Vec<Record> {
-        records_of_batch(&[1, 2, 3], &[1, 2, 3], b"abbccc".to_vec(), pinned).collect()
+        records_of_batch(&[1, 2, 3], &[1, 2, 3], b"abbccc".to_vec(), pinned.clone()).collect()
     }
 
     #[test]
@@ -244,7 +241,7 @@ mod tests {
     #[test]
     fn events_not_taken_are_pinned_with_the_buffer() {
         let pinned = Pinned::default();
-        let first: Vec<Record> = records_of_batch(&[1, 2, 3], &[1, 2, 3], b"abbccc".to_vec(), &pinned)
+        let first: Vec<Record> = records_of_batch(&[1, 2, 3], &[1, 2, 3], b"abbccc".to_vec(), pinned.clone())
             .take(1)
             .collect();
         assert_eq!(pinned.bytes(), 5);

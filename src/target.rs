@@ -158,8 +158,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
     /// `lengths[i]` bytes of `data`; the caller checked that they add up):
     /// its records share `data` instead of copying their bytes out.
     pub fn push_batch(&mut self, ids: &[u64], lengths: &[u32], data: Vec<u8>) -> usize {
-        let pinned = self.pinned.clone();
-        self.push(records_of_batch(ids, lengths, data, &pinned))
+        self.push(records_of_batch(ids, lengths, data, self.pinned.clone()))
     }
 
     /// Takes events from the front while `max_buffer_size` allows, then
@@ -205,9 +204,8 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
             self.normalize(&mut record, format);
         }
         // An empty target always takes one event, so progress never stalls.
-        let held = self.held_bytes + self.pinned.bytes();
         let overhead = crate::stats::EVENT_OVERHEAD;
-        if self.held_bytes > 0 && held + record.data.len() + overhead > self.config.max_buffer_size {
+        if self.held_bytes > 0 && self.buffered_bytes() + record.data.len() + overhead > self.config.max_buffer_size {
             self.stats.events_refused += 1;
             // The open batch may never fill now: let it go as it is.
             self.batcher.close();
@@ -310,7 +308,7 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         stats.in_flight_requests = self.in_flight.len() as u64;
         stats.in_flight_events = self.in_flight.iter().map(|(o, _)| o.events() as u64).sum();
         stats.buffered_events = self.buffered() as u64;
-        stats.buffered_bytes = (self.held_bytes + self.pinned.bytes()) as u64;
+        stats.buffered_bytes = self.buffered_bytes() as u64;
         stats.shards = self.lanes.stats();
         stats
     }
@@ -360,6 +358,12 @@ impl<T: Transport, C: Clock, L: Log> Target<T, C, L> {
         );
         let failure = Failure::target(codes::TARGET_DISABLED, message, false);
         self.settle_failed(record.id, 0, failure);
+    }
+
+    /// What `max_buffer_size` caps: the records held, and what batch
+    /// buffers keep beyond them.
+    fn buffered_bytes(&self) -> usize {
+        self.held_bytes + self.pinned.bytes()
     }
 
     /// SPEC 4: renames the event's fields to `format`.
