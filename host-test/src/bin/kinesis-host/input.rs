@@ -57,7 +57,9 @@ pub struct Position {
 
 /// Events read, and where their lines start: all from `end.source`.
 pub struct Chunk {
-    pub events: Vec<wit::Event>,
+    /// Packed as they were read: what `push-batch` takes, with no buffer
+    /// per event and nothing left to pack.
+    pub events: wit::EventBatch,
     /// Byte offset of each event's line.
     pub offsets: Vec<u64>,
     /// Reading goes on here.
@@ -290,8 +292,10 @@ pub struct Emitter {
     tx: mpsc::Sender<Input>,
     format: InputFormat,
     chunk: usize,
-    events: Vec<wit::Event>,
+    events: wit::EventBatch,
     offsets: Vec<u64>,
+    /// Bytes the last chunk held: the next one's buffer starts that large.
+    chunk_bytes: usize,
     lines: u64,
     skipped: u64,
 }
@@ -302,8 +306,9 @@ impl Emitter {
             tx,
             format,
             chunk,
-            events: Vec::with_capacity(chunk),
+            events: wit::EventBatch::with_capacity(chunk, 0),
             offsets: Vec::with_capacity(chunk),
+            chunk_bytes: 0,
             lines: 0,
             skipped: 0,
         }
@@ -320,13 +325,14 @@ impl Emitter {
             self.skipped += 1;
             return Ok(());
         }
-        let data = match self.format {
-            InputFormat::Lines => line.to_vec(),
-            InputFormat::Base64 => base64::engine::general_purpose::STANDARD
-                .decode(line)
-                .map_err(|e| format!("input line {id}: not base64: {e}"))?,
-        };
-        self.events.push(wit::Event { id, data });
+        match self.format {
+            InputFormat::Lines => self.events.push(id, line),
+            InputFormat::Base64 => self.events.push_with(id, |buffer| {
+                base64::engine::general_purpose::STANDARD
+                    .decode_vec(line, buffer)
+                    .map_err(|e| format!("input line {id}: not base64: {e}"))
+            })?,
+        }
         self.offsets.push(offset);
         Ok(())
     }
@@ -350,8 +356,12 @@ impl Emitter {
         if self.events.is_empty() {
             return !self.tx.is_closed();
         }
+        self.chunk_bytes = self.events.data_len();
         let chunk = Chunk {
-            events: std::mem::replace(&mut self.events, Vec::with_capacity(self.chunk)),
+            events: std::mem::replace(
+                &mut self.events,
+                wit::EventBatch::with_capacity(self.chunk, self.chunk_bytes),
+            ),
             offsets: std::mem::replace(&mut self.offsets, Vec::with_capacity(self.chunk)),
             end,
         };
@@ -410,9 +420,9 @@ mod tests {
                 Ok(Input::Events(chunk)) => got.extend(
                     chunk
                         .events
-                        .into_iter()
+                        .iter()
                         .zip(chunk.offsets)
-                        .map(|(e, o)| (e.id, e.data, o)),
+                        .map(|((id, data), o)| (id, data.to_vec(), o)),
                 ),
                 Ok(Input::End(_)) => break,
                 Ok(Input::Error(e)) => panic!("{e}"),
@@ -482,9 +492,9 @@ mod tests {
             got.extend(
                 chunk
                     .events
-                    .into_iter()
+                    .iter()
                     .zip(chunk.offsets)
-                    .map(|(e, o)| (e.id, e.data, o)),
+                    .map(|((id, data), o)| (id, data.to_vec(), o)),
             );
         }
         let lines: Vec<(u64, &[u8], u64)> = got.iter().map(|(id, d, o)| (*id, d.as_slice(), *o)).collect();

@@ -55,18 +55,17 @@ impl Ledger {
         self.sources.insert(source.generation, source.clone());
     }
 
-    /// Events pushed to every target (their outcomes may already be waiting
-    /// to be [`settle`](Self::settle)d).
-    pub fn add(&mut self, chunk: Chunk) {
+    /// Events about to be pushed to every target (settled only once added).
+    pub fn add(&mut self, chunk: &Chunk) {
         let source = chunk.end.source.clone();
-        for (event, offset) in chunk.events.into_iter().zip(chunk.offsets) {
+        for ((id, data), &offset) in chunk.events.iter().zip(&chunk.offsets) {
             self.entries.push_back(Entry {
-                id: event.id,
+                id,
                 source: source.clone(),
                 offset,
                 remaining: self.targets,
                 held: false,
-                data: if self.keep_data { event.data } else { Vec::new() },
+                data: if self.keep_data { data.to_vec() } else { Vec::new() },
             });
         }
         self.moved(&chunk.end);

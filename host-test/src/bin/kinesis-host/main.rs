@@ -320,20 +320,25 @@ async fn run(args: RunArgs) -> Result<u8, String> {
         let Some(message) = message else { break };
         match message {
             Input::Events(chunk) => {
-                let mut settled = Vec::with_capacity(tenants.len());
-                for tenant in &mut tenants {
-                    settled.push(push_to(tenant, &chunk.events, &stop).await);
+                if let Some(ledger) = &mut books.ledger {
+                    ledger.add(&chunk);
                 }
-                progress.inc(chunk.events.len() as u64);
+                let events = chunk.events.len() as u64;
+                let mut settled = Vec::with_capacity(tenants.len());
+                // The last target takes the batch as read, the others a copy.
+                if let Some((last, others)) = tenants.split_last_mut() {
+                    for tenant in others {
+                        settled.push(push_to(tenant, chunk.events.clone(), &stop).await);
+                    }
+                    settled.push(push_to(last, chunk.events, &stop).await);
+                }
+                progress.inc(events);
                 (lines, skipped) = (chunk.end.lines, chunk.end.skipped);
                 if let Some(source) = &chunk.end.source
                     && source.generation > generation
                 {
                     report.rotations += u64::from(source.generation - generation);
                     generation = source.generation;
-                }
-                if let Some(ledger) = &mut books.ledger {
-                    ledger.add(chunk);
                 }
                 for (i, outcomes) in settled.into_iter().enumerate() {
                     books.settle(i, outcomes, stop.requested());
@@ -428,11 +433,10 @@ fn checkpoint_path(
     checkpoint::default_path(input, names).map(Some)
 }
 
-/// Offers `events` to `tenant` until it took them all: while its buffer is
+/// Offers `batch` to `tenant` until it took it all: while its buffer is
 /// full it is polled (a short wait at a time), and once a stop was asked for
 /// it is flushed to make room instead of waiting for its schedule.
-async fn push_to(tenant: &mut Tenant, events: &[wit::Event], stop: &Stop) -> Settled {
-    let mut batch = wit::EventBatch::pack(events);
+async fn push_to(tenant: &mut Tenant, mut batch: wit::EventBatch, stop: &Stop) -> Settled {
     let mut settled = Settled::default();
     loop {
         settled.append(tenant.offer(&mut batch).await);
