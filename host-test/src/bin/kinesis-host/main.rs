@@ -157,8 +157,26 @@ const DRAIN_WAKE: Duration = Duration::from_secs(5);
 /// Poll wait when the component names none.
 const BACKPRESSURE_WAIT: Duration = Duration::from_millis(50);
 
+/// Has glibc keep freed memory for the next request instead of handing it
+/// back to the kernel. Each request body the host takes out of the guest is
+/// one allocation (0.7 MiB at 500 x 1 KiB events): at glibc's defaults it
+/// is mapped afresh or trimmed off the heap once sent, so every request
+/// faulted its pages in again (two thirds of the run's page faults).
+/// Blocks up to 8 MiB (a PutRecords body is at most about 7 MiB in base64)
+/// now come from the heap, which keeps up to 16 MiB free.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets the allocator's parameters (under its own
+    // lock), which is sound at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    keep_freed_memory();
     let Command::Run(args) = Cli::parse().command;
     match run(args).await {
         Ok(code) => ExitCode::from(code),
