@@ -32,20 +32,11 @@ impl wit::EventBatch {
 
     /// `events` packed into one batch, in order.
     pub fn pack(events: &[wit::Event]) -> Self {
-        let mut data = Vec::with_capacity(events.iter().map(|e| e.data.len()).sum());
+        let mut batch = Self::with_capacity(events.len(), events.iter().map(|e| e.data.len()).sum());
         for e in events {
-            data.extend_from_slice(&e.data);
+            batch.push(e.id, &e.data);
         }
-        Self {
-            ids: events.iter().map(|e| e.id).collect(),
-            // Past u32::MAX (no event that large fits a guest's memory) the
-            // batch no longer adds up, and its events fail with InvalidBatch.
-            lengths: events
-                .iter()
-                .map(|e| u32::try_from(e.data.len()).unwrap_or(u32::MAX))
-                .collect(),
-            data,
-        }
+        batch
     }
 
     /// An empty batch with room for `events` events of `bytes` bytes in all,
@@ -69,9 +60,9 @@ impl wit::EventBatch {
 
     /// Appends event `id` with `data`.
     pub fn push(&mut self, id: u64, data: &[u8]) {
-        let _ = self.push_with(id, |buffer| {
+        let Ok(()) = self.push_with(id, |buffer| {
             buffer.extend_from_slice(data);
-            Ok::<(), ()>(())
+            Ok::<_, std::convert::Infallible>(())
         });
     }
 
@@ -85,7 +76,8 @@ impl wit::EventBatch {
             return Err(e);
         }
         self.ids.push(id);
-        // As in `pack`: past u32::MAX the batch no longer adds up.
+        // Past u32::MAX (no event that large fits a guest's memory) the
+        // batch no longer adds up, and its events fail with InvalidBatch.
         self.lengths
             .push(u32::try_from(self.data.len() - start).unwrap_or(u32::MAX));
         Ok(())
@@ -131,19 +123,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn events_pushed_one_by_one_pack_as_pack_packs_them() {
+    fn events_pushed_one_by_one_lie_back_to_back_with_their_lengths() {
         let events = [(7, &b"one"[..]), (8, b""), (9, b"three")];
         let mut batch = wit::EventBatch::with_capacity(1, 1);
         for (id, data) in events {
             batch.push(id, data);
         }
-        let packed = wit::EventBatch::pack(&events.map(|(id, data)| wit::Event {
-            id,
-            data: data.to_vec(),
-        }));
         assert_eq!(
-            (&batch.ids, &batch.lengths, &batch.data),
-            (&packed.ids, &packed.lengths, &packed.data)
+            (&batch.ids[..], &batch.lengths[..], &batch.data[..]),
+            (&[7, 8, 9][..], &[3, 0, 5][..], &b"onethree"[..])
         );
         assert_eq!(batch.iter().collect::<Vec<_>>(), events);
         assert_eq!(batch.data_len(), 8);
