@@ -294,8 +294,6 @@ pub struct Emitter {
     chunk: usize,
     events: wit::EventBatch,
     offsets: Vec<u64>,
-    /// Bytes the last chunk held: the next one's buffer starts that large.
-    chunk_bytes: usize,
     lines: u64,
     skipped: u64,
 }
@@ -308,7 +306,6 @@ impl Emitter {
             chunk,
             events: wit::EventBatch::with_capacity(chunk, 0),
             offsets: Vec::with_capacity(chunk),
-            chunk_bytes: 0,
             lines: 0,
             skipped: 0,
         }
@@ -356,12 +353,10 @@ impl Emitter {
         if self.events.is_empty() {
             return !self.tx.is_closed();
         }
-        self.chunk_bytes = self.events.data_len();
+        // The next chunk's buffer starts as large as this one's.
+        let next = wit::EventBatch::with_capacity(self.chunk, self.events.data_len());
         let chunk = Chunk {
-            events: std::mem::replace(
-                &mut self.events,
-                wit::EventBatch::with_capacity(self.chunk, self.chunk_bytes),
-            ),
+            events: std::mem::replace(&mut self.events, next),
             offsets: std::mem::replace(&mut self.offsets, Vec::with_capacity(self.chunk)),
             end,
         };
