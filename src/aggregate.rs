@@ -251,31 +251,44 @@ impl Aggregate {
             .position(|(h, k)| *h == hash && crate::bytes::same(k.as_bytes(), key.as_bytes()))
     }
 
+    /// Bytes of [`Self::encode`]'s output, known before it is built.
+    pub fn encoded_len(&self) -> usize {
+        self.data_len
+    }
+
     /// The aggregated record's data: magic, protobuf, MD5 of the protobuf.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.data_len);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// [`Self::encode`] appended to `out`: a CBOR body takes the aggregate
+    /// as it is built, with no buffer of its own to fill and copy.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.reserve(self.data_len);
         out.extend_from_slice(&MAGIC);
         for (_, key) in &self.keys {
-            put_field(&mut out, 0x0A, key.as_bytes());
+            put_field(out, 0x0A, key.as_bytes());
         }
         if let Some(hash_key) = &self.explicit_hash_key {
-            put_field(&mut out, 0x12, hash_key.as_bytes());
+            put_field(out, 0x12, hash_key.as_bytes());
         }
         let ehk = self.explicit_hash_key.is_some();
         for (record, &index) in self.records.iter().zip(&self.key_index) {
             out.push(0x1A);
-            put_varint(&mut out, record_len(index as usize, ehk, record.data.len()));
+            put_varint(out, record_len(index as usize, ehk, record.data.len()));
             out.push(0x08);
-            put_varint(&mut out, index as usize);
+            put_varint(out, index as usize);
             if ehk {
                 out.extend_from_slice(&[0x10, 0x00]);
             }
-            put_field(&mut out, 0x1A, &record.data);
+            put_field(out, 0x1A, &record.data);
         }
-        let digest = Md5::digest(&out[MAGIC.len()..]);
+        let digest = Md5::digest(&out[start + MAGIC.len()..]);
         out.extend_from_slice(&digest);
-        debug_assert_eq!(out.len(), self.data_len);
-        out
+        debug_assert_eq!(out.len() - start, self.data_len);
     }
 }
 

@@ -67,7 +67,17 @@ enum Format {
 /// One record of a request as it goes on the wire: an event, or a KPL
 /// aggregate of events (see [`crate::aggregate`]).
 pub trait Wire {
-    fn data(&self) -> &[u8];
+    /// Its data: borrowed for an event, built for a record made for the
+    /// request (an aggregate).
+    fn data(&self) -> Cow<'_, [u8]>;
+    /// Bytes of its data, without building it.
+    fn data_len(&self) -> usize;
+    /// Appends its data (`data_len` bytes) to `out`: a record made for the
+    /// request writes itself straight into the body, not into a buffer of
+    /// its own first.
+    fn write_data(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.data());
+    }
     /// `None`: the encoder's static key.
     fn partition_key(&self) -> Option<&str>;
     /// Decimal digits; `None`: the encoder's (the config's `explicit_hash_key`, if any).
@@ -77,8 +87,11 @@ pub trait Wire {
 }
 
 impl Wire for Record {
-    fn data(&self) -> &[u8] {
-        &self.data
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
     }
     fn partition_key(&self) -> Option<&str> {
         self.partition_key.as_deref()
@@ -86,34 +99,20 @@ impl Wire for Record {
 }
 
 impl<W: Wire + ?Sized> Wire for &W {
-    fn data(&self) -> &[u8] {
+    fn data(&self) -> Cow<'_, [u8]> {
         (*self).data()
+    }
+    fn data_len(&self) -> usize {
+        (*self).data_len()
+    }
+    fn write_data(&self, out: &mut Vec<u8>) {
+        (*self).write_data(out)
     }
     fn partition_key(&self) -> Option<&str> {
         (*self).partition_key()
     }
     fn explicit_hash_key(&self) -> Option<&str> {
         (*self).explicit_hash_key()
-    }
-}
-
-/// A record as a request carries it: an event's data borrowed, or an
-/// aggregate built for the request with its own hash key.
-pub struct Outgoing<'a> {
-    pub data: Cow<'a, [u8]>,
-    pub partition_key: Option<&'a str>,
-    pub explicit_hash_key: Option<String>,
-}
-
-impl Wire for Outgoing<'_> {
-    fn data(&self) -> &[u8] {
-        &self.data
-    }
-    fn partition_key(&self) -> Option<&str> {
-        self.partition_key
-    }
-    fn explicit_hash_key(&self) -> Option<&str> {
-        self.explicit_hash_key.as_deref()
     }
 }
 
@@ -168,15 +167,35 @@ impl PutRecordsEncoder {
     }
 }
 
+/// A record made for a request with its own key and hash key, as an
+/// aggregate is (data built on demand, written straight into the body).
+#[cfg(test)]
+struct Built(Vec<u8>);
+
+#[cfg(test)]
+impl Wire for Built {
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.0.clone())
+    }
+    fn data_len(&self) -> usize {
+        self.0.len()
+    }
+    fn write_data(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn partition_key(&self) -> Option<&str> {
+        Some("k")
+    }
+    fn explicit_hash_key(&self) -> Option<&str> {
+        Some("42")
+    }
+}
+
 /// The body of a built record (key "k", hash key "42", `data`) followed by a
 /// plain one, its length checked against `encoded_len`.
 #[cfg(test)]
 fn built_then_plain(enc: &PutRecordsEncoder, data: Vec<u8>) -> Vec<u8> {
-    let built = Outgoing {
-        data: data.into(),
-        partition_key: Some("k"),
-        explicit_hash_key: Some("42".into()),
-    };
+    let built = Built(data);
     let plain = Record::new(0, b"y".to_vec());
     let records: [&dyn Wire; 2] = [&built, &plain];
     let body = enc.encode(&records);

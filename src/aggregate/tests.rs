@@ -172,6 +172,24 @@ fn the_trailer_is_the_md5_of_the_protobuf_bytes() {
 }
 
 #[test]
+fn encode_into_appends_what_encode_returns_with_the_md5_of_its_own_protobuf_only() {
+    let aggregate = aggregate_of(
+        vec![
+            keyed(1, "pk1", b"hello"),
+            keyed(2, "pk2", b"world"),
+            keyed(3, "pk1", b"!"),
+        ],
+        None,
+    );
+    let mut body = b"what the body holds before".to_vec();
+    aggregate.encode_into(&mut body);
+    let (before, written) = body.split_at(26);
+    assert_eq!(before, b"what the body holds before");
+    assert_eq!(written, REFERENCE, "byte for byte, MD5 trailer included");
+    assert_eq!(aggregate.encoded_len(), REFERENCE.len());
+}
+
+#[test]
 fn hash_keys_are_the_md5_of_the_key_as_a_big_endian_integer() {
     // int.from_bytes(hashlib.md5(b"pk1").digest(), "big")
     assert_eq!(hash_key("pk1"), 329398341438914906102347661116985167824);

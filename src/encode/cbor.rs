@@ -43,7 +43,7 @@ impl CborBody {
     pub(super) fn encoded_len<R: Wire>(&self, records: &[R]) -> usize {
         let fields = minicbor::len(DATA) + minicbor::len(PARTITION_KEY);
         let per_record = |r: &R| {
-            let data = r.data().len();
+            let data = r.data_len();
             let key = match r.partition_key() {
                 Some(key) => minicbor::len(key),
                 None => self.static_key.len() - minicbor::len(PARTITION_KEY),
@@ -77,7 +77,8 @@ impl CborBody {
             } else {
                 2
             };
-            e.map(entries)?.str(DATA)?.bytes(record.data())?;
+            e.map(entries)?.str(DATA)?.bytes_len(record.data_len() as u64)?;
+            record.write_data(e.writer_mut());
             match record.partition_key() {
                 Some(key) => e.str(PARTITION_KEY)?.str(key).map(drop)?,
                 None => e.writer_mut().extend_from_slice(&self.static_key),

@@ -40,7 +40,7 @@ impl JsonBody {
 
     /// Exact body length for these records.
     pub(super) fn encoded_len<R: Wire>(&self, records: &[R]) -> usize {
-        let data: usize = records.iter().map(|r| base64_len(r.data().len())).sum();
+        let data: usize = records.iter().map(|r| base64_len(r.data_len())).sum();
         let count = records.len();
         let per_record = RECORD_PREFIX.len() + KEY_FIELD.len();
         let keys: usize = records

@@ -3,13 +3,14 @@
 
 use crate::aggregate::{self, Aggregate};
 use crate::config::TargetConfig;
-use crate::encode::{Outgoing, Protocol, PutRecordsEncoder};
+use crate::encode::{Protocol, PutRecordsEncoder, Wire};
 use crate::endpoint::Scheme;
 use crate::record::Record;
 use crate::report::{Failure, Origin, codes};
 use crate::response::{self, PutRecordsResponse, RecordResult};
 use crate::send::{Exchanged, HttpRequest, Method};
 use crate::sign::Signer;
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 /// What one Kinesis record of a request carries.
@@ -46,27 +47,62 @@ impl Entry {
         }
     }
 
-    /// How it goes on the wire: an aggregate is encoded now, pinned to its
-    /// first event's shard by `ExplicitHashKey`.
-    fn outgoing(&self) -> Outgoing<'_> {
-        match self {
-            Entry::Plain(record) => Outgoing {
-                data: (&record.data[..]).into(),
-                partition_key: record.partition_key.as_deref(),
-                explicit_hash_key: None,
-            },
-            Entry::Packed(a) => Outgoing {
-                data: a.encode().into(),
-                partition_key: a.partition_key(),
-                explicit_hash_key: Some(aggregate::decimal(a.placement().hash_key)),
-            },
+    /// How it goes on the wire: an aggregate is pinned to its first
+    /// event's shard by `ExplicitHashKey`.
+    fn on_wire(&self) -> OnWire<'_> {
+        let explicit_hash_key = match self {
+            Entry::Plain(_) => None,
+            Entry::Packed(a) => Some(aggregate::decimal(a.placement().hash_key)),
+        };
+        OnWire {
+            entry: self,
+            explicit_hash_key,
         }
+    }
+}
+
+/// An entry as a request carries it. An aggregate is encoded for each
+/// attempt, straight into the body where the protocol carries raw bytes
+/// (CBOR).
+struct OnWire<'a> {
+    entry: &'a Entry,
+    /// An aggregate's hash key in decimal.
+    explicit_hash_key: Option<String>,
+}
+
+impl Wire for OnWire<'_> {
+    fn data(&self) -> Cow<'_, [u8]> {
+        match self.entry {
+            Entry::Plain(record) => Cow::Borrowed(&record.data),
+            Entry::Packed(a) => Cow::Owned(a.encode()),
+        }
+    }
+    fn data_len(&self) -> usize {
+        match self.entry {
+            Entry::Plain(record) => record.data.len(),
+            Entry::Packed(a) => a.encoded_len(),
+        }
+    }
+    fn write_data(&self, out: &mut Vec<u8>) {
+        match self.entry {
+            Entry::Plain(record) => out.extend_from_slice(&record.data),
+            Entry::Packed(a) => a.encode_into(out),
+        }
+    }
+    fn partition_key(&self) -> Option<&str> {
+        match self.entry {
+            Entry::Plain(record) => record.partition_key.as_deref(),
+            Entry::Packed(a) => a.partition_key(),
+        }
+    }
+    fn explicit_hash_key(&self) -> Option<&str> {
+        self.explicit_hash_key.as_deref()
     }
 }
 
 /// The PutRecords body for these entries, in order.
 pub(super) fn body(encoder: &PutRecordsEncoder, items: &[Waiting]) -> Vec<u8> {
-    let records: Vec<Outgoing> = items.iter().map(|w| w.entry.outgoing()).collect();
+    let records: Vec<OnWire> = items.iter().map(|w| w.entry.on_wire()).collect();
     encoder.encode(&records)
 }
 
@@ -197,5 +233,54 @@ impl Outbound {
     /// Events it carries.
     pub fn events(&self) -> usize {
         self.items.iter().map(|w| w.entry.events()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{Group, Placement};
+    use crate::encode::StreamRef;
+
+    fn packed() -> (Aggregate, Waiting) {
+        let placement = Placement {
+            group: Group::Key(7),
+            hash_key: 7,
+        };
+        let mut aggregate = Aggregate::new(Record::new(1, b"first".to_vec()), "pk", placement, None);
+        aggregate.push(Record::new(2, vec![0xF3; 300]), "pk", 7);
+        let entry = Entry::new(aggregate.clone());
+        (aggregate, Waiting::new(entry, 7, 0))
+    }
+
+    #[test]
+    fn a_cbor_body_carries_the_aggregate_it_wrote_in_place_byte_for_byte() {
+        let (aggregate, waiting) = packed();
+        let encoder = PutRecordsEncoder::with_protocol(Protocol::Cbor, &StreamRef::Name("s".into()), "pk", None);
+        let body = body(&encoder, std::slice::from_ref(&waiting));
+        let d = &mut minicbor::Decoder::new(&body);
+        d.map().unwrap();
+        assert_eq!((d.str().unwrap(), d.str().unwrap()), ("StreamName", "s"));
+        assert_eq!(d.str().unwrap(), "Records");
+        d.array().unwrap();
+        d.map().unwrap();
+        assert_eq!(d.str().unwrap(), "Data");
+        assert_eq!(d.bytes().unwrap(), aggregate.encode());
+        assert_eq!(d.str().unwrap(), "PartitionKey");
+        d.str().unwrap();
+        assert_eq!((d.str().unwrap(), d.str().unwrap()), ("ExplicitHashKey", "7"));
+        assert_eq!(d.position(), body.len());
+    }
+
+    #[test]
+    fn a_json_body_carries_the_same_aggregate_in_base64() {
+        let (aggregate, waiting) = packed();
+        let encoder = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "pk", None);
+        let body: serde_json::Value = serde_json::from_slice(&body(&encoder, &[waiting])).unwrap();
+        let data = base64_simd::STANDARD
+            .decode_to_vec(body["Records"][0]["Data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(data, aggregate.encode());
+        assert_eq!(body["Records"][0]["ExplicitHashKey"], "7");
     }
 }
