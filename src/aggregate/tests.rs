@@ -127,14 +127,19 @@ const REFERENCE_WITH_HASH_KEY: [u8; 50] = [
     0x61, 0x37, 0x02, 0xe0, 0x16, 0xd8, 0x4c, 0x9b, 0xcd, 0x91, 0x7e, 0x76,
 ];
 
-#[test]
-fn an_aggregate_is_byte_for_byte_what_the_reference_aggregator_writes() {
+/// The three records [`REFERENCE`] holds, aggregated here.
+fn reference_aggregate() -> Aggregate {
     let records = vec![
         keyed(1, "pk1", b"hello"),
         keyed(2, "pk2", b"world"),
         keyed(3, "pk1", b"!"),
     ];
-    let aggregate = aggregate_of(records, None);
+    aggregate_of(records, None)
+}
+
+#[test]
+fn an_aggregate_is_byte_for_byte_what_the_reference_aggregator_writes() {
+    let aggregate = reference_aggregate();
     assert_eq!(aggregate.encode(), REFERENCE);
     assert_eq!(aggregate.size(), REFERENCE.len() + "pk1".len(), "data + the outer key");
     assert_eq!(aggregate.partition_key(), Some("pk1"));
@@ -145,15 +150,7 @@ fn an_aggregate_is_byte_for_byte_what_the_reference_aggregator_writes() {
 
 #[test]
 fn the_trailer_is_the_md5_of_the_protobuf_bytes() {
-    let data = aggregate_of(
-        vec![
-            keyed(1, "pk1", b"hello"),
-            keyed(2, "pk2", b"world"),
-            keyed(3, "pk1", b"!"),
-        ],
-        None,
-    )
-    .encode();
+    let data = reference_aggregate().encode();
     assert_eq!(data[..4], MAGIC);
     // hashlib.md5(data[4:-16]).hexdigest() of the reference bytes.
     assert_eq!(
@@ -173,14 +170,7 @@ fn the_trailer_is_the_md5_of_the_protobuf_bytes() {
 
 #[test]
 fn encode_into_appends_what_encode_returns_with_the_md5_of_its_own_protobuf_only() {
-    let aggregate = aggregate_of(
-        vec![
-            keyed(1, "pk1", b"hello"),
-            keyed(2, "pk2", b"world"),
-            keyed(3, "pk1", b"!"),
-        ],
-        None,
-    );
+    let aggregate = reference_aggregate();
     let mut body = b"what the body holds before".to_vec();
     aggregate.encode_into(&mut body);
     let (before, written) = body.split_at(26);
