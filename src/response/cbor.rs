@@ -134,15 +134,21 @@ fn said(e: minicbor::decode::Error) -> String {
     }
 }
 
-/// Text of fewer than 24 bytes (field names, shard ids) read from its one
-/// head byte, without minicbor's type dispatch: most of an answer is such
-/// items. `None` (anything else) leaves `d` where it was.
+/// Text of fewer than 256 bytes (field names, shard ids, sequence numbers)
+/// read from its one- or two-byte head, without minicbor's type dispatch:
+/// most of an answer is such items. `None` (anything else, or text that is
+/// not UTF-8, which the general read then reports) leaves `d` where it was.
 fn short_text<'b>(d: &mut Decoder<'b>) -> Option<&'b str> {
     let at = d.position();
     let input = d.input();
-    let len = usize::from(input.get(at)?.checked_sub(0x60).filter(|&n| n < 24)?);
-    let text = std::str::from_utf8(input.get(at + 1..at + 1 + len)?).ok()?;
-    d.set_position(at + 1 + len);
+    let (len, head) = match *input.get(at)? {
+        b @ 0x60..=0x77 => (usize::from(b - 0x60), 1),
+        0x78 => (usize::from(*input.get(at + 1)?), 2),
+        _ => return None,
+    };
+    let start = at + head;
+    let text = std::str::from_utf8(input.get(start..start + len)?).ok()?;
+    d.set_position(start + len);
     Some(text)
 }
 

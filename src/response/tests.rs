@@ -303,6 +303,38 @@ mod cbor {
     }
 
     #[test]
+    fn cbor_texts_of_every_head_size_are_read_and_text_that_is_not_utf8_is_malformed() {
+        for len in [0, 23, 24, 255, 256, 300] {
+            let shard = "s".repeat(len);
+            let body = cbor(|e| {
+                e.map(1)?.str("Records")?.array(1)?.map(2)?;
+                e.str("ShardId")?.str(&shard)?.str("SequenceNumber")?.str("7").map(drop)
+            });
+            let PutRecordsResponse::Records(r) = read(200, &body, 1) else {
+                panic!("{len}")
+            };
+            assert_eq!(
+                r[0],
+                RecordResult::Delivered {
+                    shard_id: shard.as_str().into(),
+                    sequence_number: "7".into()
+                },
+                "{len}"
+            );
+        }
+        for head in [&[0x62][..], &[0x78, 0x02]] {
+            let body = cbor(|e| {
+                e.map(1)?.str("Records")?.array(1)?.map(1)?.str("ShardId")?;
+                e.writer_mut().extend_from_slice(head);
+                e.writer_mut().extend_from_slice(&[0xC3, 0x28]);
+                Ok(())
+            });
+            let f = failed(read(200, &body, 1));
+            assert_eq!(f.code, "MalformedResponse", "{head:?}");
+        }
+    }
+
+    #[test]
     fn cbor_error_answers_give_the_bare_code_and_message() {
         let body = cbor(|e| {
             e.map(2)?
