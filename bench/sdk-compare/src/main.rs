@@ -6,7 +6,9 @@
 //! `BENCH_IN_FLIGHT` calls at once (4, the component's default).
 //!
 //! `sdk-compare URL STREAM` (BENCH_EVENTS, BENCH_EVENT_BYTES, BENCH_BATCH,
-//! BENCH_IN_FLIGHT); prints one JSON line.
+//! BENCH_IN_FLIGHT; BENCH_WARMUP events sent first, not counted, so that
+//! the figure is the client's once warm, as `bench_cpu`'s); prints one JSON
+//! line.
 
 use kinesis_bench::cpu_time;
 
@@ -20,10 +22,38 @@ fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-
 /// The same log-like events as `bench_cpu`: an 8-digit id, then filler.
 fn event(id: u64, size: usize) -> Vec<u8> {
     format!("{id:08} {}", "x".repeat(size.saturating_sub(9))).into_bytes()
+}
+
+/// Sends `data`, `batch` records per call, `in_flight` calls at once, each
+/// wave awaited whole; returns the records delivered.
+async fn send_all(client: &Client, stream: &str, data: &[Vec<u8>], batch: usize, in_flight: usize) -> u64 {
+    let mut delivered = 0u64;
+    for wave in data.chunks(batch * in_flight) {
+        let mut calls = Vec::new();
+        for chunk in wave.chunks(batch) {
+            let records: Vec<PutRecordsRequestEntry> = chunk
+                .iter()
+                .map(|d| {
+                    PutRecordsRequestEntry::builder()
+                        .data(Blob::new(d.clone()))
+                        .partition_key("default")
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            let call = client.put_records().stream_name(stream).set_records(Some(records));
+            calls.push(tokio::spawn(call.send()));
+        }
+        for call in calls {
+            let out = call.await.unwrap().expect("put_records");
+            assert_eq!(out.failed_record_count().unwrap_or(0), 0, "no record may fail");
+            delivered += out.records().len() as u64;
+        }
+    }
+    delivered
 }
 
 #[tokio::main]
@@ -50,38 +80,17 @@ async fn main() {
         .http_client(http)
         .build();
     let client = Client::from_conf(config);
+    let warmup = env("BENCH_WARMUP", 0);
+    if warmup > 0 {
+        let data: Vec<Vec<u8>> = (events..events + warmup).map(|id| event(id, size)).collect();
+        send_all(&client, &stream, &data, batch, in_flight).await;
+    }
     let data: Vec<Vec<u8>> = (0..events).map(|id| event(id, size)).collect();
 
     let faults_before = cpu_time::page_faults();
     let cpu_before = cpu_time::cpu();
     let started = Instant::now();
-    let mut delivered = 0u64;
-    let mut chunks = data.chunks(batch);
-    loop {
-        let mut calls = Vec::new();
-        for chunk in chunks.by_ref().take(in_flight) {
-            let records: Vec<PutRecordsRequestEntry> = chunk
-                .iter()
-                .map(|d| {
-                    PutRecordsRequestEntry::builder()
-                        .data(Blob::new(d.clone()))
-                        .partition_key("default")
-                        .build()
-                        .unwrap()
-                })
-                .collect();
-            let call = client.put_records().stream_name(&stream).set_records(Some(records));
-            calls.push(tokio::spawn(call.send()));
-        }
-        if calls.is_empty() {
-            break;
-        }
-        for call in calls {
-            let out = call.await.unwrap().expect("put_records");
-            assert_eq!(out.failed_record_count().unwrap_or(0), 0, "no record may fail");
-            delivered += out.records().len() as u64;
-        }
-    }
+    let delivered = send_all(&client, &stream, &data, batch, in_flight).await;
     let wall = started.elapsed();
     let used = cpu_time::cpu() - cpu_before;
     let faults = cpu_time::page_faults() - faults_before;

@@ -7,7 +7,9 @@
 //! BENCH_KEY, BENCH_SECRET, BENCH_PROTOCOL `json` or `cbor`, BENCH_OUTCOMES
 //! `full` or `ids`, BENCH_AGGREGATION `1` for `aggregation: true`,
 //! BENCH_COMPONENT a `.wasm` file in place of the embedded component,
-//! BENCH_BUFFER `max_buffer_size` (default 8 MiB, the target's default: a
+//! BENCH_WARMUP events pushed and flushed first, not counted, so that the
+//! figure is the client's once warm (its buffer filled once, its memory
+//! touched); BENCH_BUFFER `max_buffer_size` (default 8 MiB, the target's default: a
 //! user's config; 0.3.0's figures up to 2026-12-02 ran with 256 MiB, which
 //! holds every event in the guest at once); `shard_pacing: false`, as the SDK does not pace). The component is compiled and the instance
 //! configured first (not counted, as the SDK's client is built first); then
@@ -26,6 +28,15 @@ use std::time::Instant;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Log-like events: an 8-digit id, then filler to `size` bytes.
+fn log_events(ids: std::ops::Range<u64>, size: usize) -> Vec<wit::Event> {
+    ids.map(|id| wit::Event {
+        id,
+        data: format!("{id:08} {}", "x".repeat(size.saturating_sub(9))).into_bytes(),
+    })
+    .collect()
 }
 
 #[tokio::main]
@@ -54,34 +65,42 @@ async fn main() -> anyhow::Result<()> {
     let mut tenant = Tenant::start(&runtime, &config.to_string())
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
-    let batch: Vec<wit::Event> = (0..events)
-        .map(|id| wit::Event {
-            id,
-            data: format!("{id:08} {}", "x".repeat(size.saturating_sub(9))).into_bytes(),
-        })
-        .collect();
-    let faults_before = cpu_time::page_faults();
-    let cpu_before = cpu_time::cpu();
-    let started = Instant::now();
+    let warmup = log_events(events..events + env("BENCH_WARMUP", 0), size);
+    let batch = log_events(0..events, size);
+    // Measured from inside the task, after the warm-up, which runs where
+    // the measured pushes run.
     let run = async move {
+        for chunk in warmup.chunks(500) {
+            tenant.push(chunk).await;
+        }
+        tenant.flush().await;
+        let warmed = std::mem::take(&mut tenant.tally);
+        let before = (cpu_time::page_faults(), cpu_time::cpu(), Instant::now());
         for chunk in batch.chunks(500) {
             tenant.push(chunk).await;
         }
         tenant.flush().await;
-        tenant
+        let (faults, cpu, started) = before;
+        let used = (
+            cpu_time::cpu() - cpu,
+            started.elapsed(),
+            cpu_time::page_faults() - faults,
+        );
+        (tenant, warmed, used)
     };
     // On a worker thread, as the SDK's calls run (`tokio::spawn`): from
     // the main thread (BENCH_MAIN_THREAD=1, the placement up to
     // 2026-12-06), every answer wakes a worker and then this thread, about
     // 10 % more CPU at 100 B (BENCHMARKS.md "Issue 14, fourth pass").
-    let tenant = if env("BENCH_MAIN_THREAD", 0) == 1 {
+    let (tenant, warmed, (used, wall, faults)) = if env("BENCH_MAIN_THREAD", 0) == 1 {
         run.await
     } else {
         tokio::spawn(run).await?
     };
-    let wall = started.elapsed();
-    let used = cpu_time::cpu() - cpu_before;
-    let faults = cpu_time::page_faults() - faults_before;
+    anyhow::ensure!(
+        warmed.delivered == env("BENCH_WARMUP", 0),
+        "warm-up not all delivered: {warmed:?}"
+    );
     anyhow::ensure!(
         tenant.tally.delivered == events,
         "not all delivered: {:?}",
