@@ -70,28 +70,29 @@ struct OnWire<'a> {
     explicit_hash_key: Option<String>,
 }
 
+/// A plain entry goes as its record does; an aggregate is built.
 impl Wire for OnWire<'_> {
     fn data(&self) -> Cow<'_, [u8]> {
         match self.entry {
-            Entry::Plain(record) => Cow::Borrowed(&record.data),
+            Entry::Plain(record) => record.data(),
             Entry::Packed(a) => Cow::Owned(a.encode()),
         }
     }
     fn data_len(&self) -> usize {
         match self.entry {
-            Entry::Plain(record) => record.data.len(),
+            Entry::Plain(record) => record.data_len(),
             Entry::Packed(a) => a.encoded_len(),
         }
     }
     fn write_data(&self, out: &mut Vec<u8>) {
         match self.entry {
-            Entry::Plain(record) => out.extend_from_slice(&record.data),
+            Entry::Plain(record) => record.write_data(out),
             Entry::Packed(a) => a.encode_into(out),
         }
     }
     fn partition_key(&self) -> Option<&str> {
         match self.entry {
-            Entry::Plain(record) => record.partition_key.as_deref(),
+            Entry::Plain(record) => record.partition_key(),
             Entry::Packed(a) => a.partition_key(),
         }
     }
