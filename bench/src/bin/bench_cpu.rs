@@ -65,7 +65,8 @@ async fn main() -> anyhow::Result<()> {
     let mut tenant = Tenant::start(&runtime, &config.to_string())
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
-    let warmup = log_events(events..events + env("BENCH_WARMUP", 0), size);
+    let warmup_events = env("BENCH_WARMUP", 0);
+    let warmup = log_events(events..events + warmup_events, size);
     let batch = log_events(0..events, size);
     // Measured from inside the task, after the warm-up, which runs where
     // the measured pushes run.
@@ -98,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(run).await?
     };
     anyhow::ensure!(
-        warmed.delivered == env("BENCH_WARMUP", 0),
+        warmed.delivered == warmup_events,
         "warm-up not all delivered: {warmed:?}"
     );
     anyhow::ensure!(
