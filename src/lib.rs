@@ -23,6 +23,7 @@ pub mod digest;
 pub mod encode;
 pub mod endpoint;
 mod json;
+pub mod md5x4;
 pub mod normalize;
 pub mod pacing;
 pub mod partition_key;
