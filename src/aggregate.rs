@@ -19,6 +19,7 @@
 
 use crate::record::Record;
 use md5::{Digest, Md5};
+use std::ops::Range;
 
 /// The first bytes of every aggregated record.
 pub const MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
@@ -259,13 +260,18 @@ impl Aggregate {
     /// The aggregated record's data: magic, protobuf, MD5 of the protobuf.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.data_len);
-        self.encode_into(&mut out);
+        let protobuf = self.encode_unsealed_into(&mut out);
+        let digest = Md5::digest(&out[protobuf.clone()]);
+        out[protobuf.end..].copy_from_slice(&digest);
         out
     }
 
-    /// [`Self::encode`] appended to `out`: a CBOR body takes the aggregate
-    /// as it is built, with no buffer of its own to fill and copy.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
+    /// [`Self::encode`] appended to `out`, with the MD5 trailer left as 16
+    /// zero bytes: a CBOR body takes the aggregate as it is built, with no
+    /// buffer of its own to fill and copy, and hashes all of its aggregates'
+    /// trailers at once ([`crate::encode::Trailers`]). Returns the span of
+    /// `out` whose MD5 goes there: the protobuf.
+    pub fn encode_unsealed_into(&self, out: &mut Vec<u8>) -> Range<usize> {
         let start = out.len();
         out.reserve(self.data_len);
         out.extend_from_slice(&MAGIC);
@@ -286,9 +292,10 @@ impl Aggregate {
             }
             put_field(out, 0x1A, &record.data);
         }
-        let digest = Md5::digest(&out[start + MAGIC.len()..]);
-        out.extend_from_slice(&digest);
+        let protobuf = start + MAGIC.len()..out.len();
+        out.extend_from_slice(&[0; 16]);
         debug_assert_eq!(out.len() - start, self.data_len);
+        protobuf
     }
 }
 

@@ -10,6 +10,7 @@ mod json;
 
 use crate::record::Record;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// Where the stream is named: by name, or by ARN (sent as `StreamARN`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +73,12 @@ pub trait Wire {
     fn data(&self) -> Cow<'_, [u8]>;
     /// Bytes of its data, without building it.
     fn data_len(&self) -> usize;
-    /// Appends its data (`data_len` bytes) to `out`: a record made for the
-    /// request writes itself straight into the body, not into a buffer of
-    /// its own first.
-    fn write_data(&self, out: &mut Vec<u8>) {
+    /// Appends its data (`data_len` bytes) to the body `out`: a record made
+    /// for the request writes itself straight into the body, not into a
+    /// buffer of its own first. What it leaves in `trailers` is filled in
+    /// once the whole body is written.
+    fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
+        let _ = trailers;
         out.extend_from_slice(&self.data());
     }
     /// `None`: the encoder's static key.
@@ -83,6 +86,28 @@ pub trait Wire {
     /// Decimal digits; `None`: the encoder's (the config's `explicit_hash_key`, if any).
     fn explicit_hash_key(&self) -> Option<&str> {
         None
+    }
+}
+
+/// What records leave in a body for it to fill once it is whole: the MD5
+/// trailers of KPL aggregates, which are then hashed four side by side
+/// ([`crate::md5x4`]) rather than one after another as each is written.
+#[derive(Debug, Default)]
+pub struct Trailers(Vec<Range<usize>>);
+
+impl Trailers {
+    /// The MD5 of the body's bytes in `span` goes in the 16 bytes after it.
+    pub fn md5_after(&mut self, span: Range<usize>) {
+        self.0.push(span);
+    }
+
+    /// Writes every trailer into `body`.
+    fn fill(self, body: &mut [u8]) {
+        let messages: Vec<&[u8]> = self.0.iter().map(|span| &body[span.clone()]).collect();
+        let digests = crate::md5x4::digests(&messages);
+        for (span, digest) in self.0.iter().zip(digests) {
+            body[span.end..span.end + 16].copy_from_slice(&digest);
+        }
     }
 }
 
@@ -105,8 +130,8 @@ impl<W: Wire + ?Sized> Wire for &W {
     fn data_len(&self) -> usize {
         (*self).data_len()
     }
-    fn write_data(&self, out: &mut Vec<u8>) {
-        (*self).write_data(out)
+    fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
+        (*self).write_data(out, trailers)
     }
     fn partition_key(&self) -> Option<&str> {
         (*self).partition_key()
@@ -180,7 +205,7 @@ impl Wire for Built {
     fn data_len(&self) -> usize {
         self.0.len()
     }
-    fn write_data(&self, out: &mut Vec<u8>) {
+    fn write_data(&self, out: &mut Vec<u8>, _: &mut Trailers) {
         out.extend_from_slice(&self.0);
     }
     fn partition_key(&self) -> Option<&str> {

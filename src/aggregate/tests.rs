@@ -169,10 +169,13 @@ fn the_trailer_is_the_md5_of_the_protobuf_bytes() {
 }
 
 #[test]
-fn encode_into_appends_what_encode_returns_with_the_md5_of_its_own_protobuf_only() {
+fn encode_unsealed_into_appends_what_encode_returns_and_names_its_own_protobuf_for_the_md5() {
     let aggregate = reference_aggregate();
     let mut body = b"what the body holds before".to_vec();
-    aggregate.encode_into(&mut body);
+    let protobuf = aggregate.encode_unsealed_into(&mut body);
+    assert_eq!(protobuf, 30..body.len() - 16, "after the magic, before the trailer");
+    let digest = Md5::digest(&body[protobuf.clone()]);
+    body[protobuf.end..].copy_from_slice(&digest);
     let (before, written) = body.split_at(26);
     assert_eq!(before, b"what the body holds before");
     assert_eq!(written, REFERENCE, "byte for byte, MD5 trailer included");

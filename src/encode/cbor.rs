@@ -6,7 +6,7 @@
 //! written, as the JSON body is.
 
 use super::StreamRef;
-use super::Wire;
+use super::{Trailers, Wire};
 use minicbor::Encoder;
 use std::convert::Infallible;
 
@@ -63,12 +63,14 @@ impl CborBody {
         let len = self.encoded_len(records);
         let mut body = Vec::with_capacity(len);
         body.extend_from_slice(&self.prefix);
-        ok(self.write_records(&mut Encoder::new(&mut body), records));
+        let mut trailers = Trailers::default();
+        ok(self.write_records(&mut Encoder::new(&mut body), records, &mut trailers));
         debug_assert_eq!(body.len(), len);
+        trailers.fill(&mut body);
         body
     }
 
-    fn write_records<R: Wire>(&self, e: &mut Encoder<&mut Vec<u8>>, records: &[R]) -> Written {
+    fn write_records<R: Wire>(&self, e: &mut Encoder<&mut Vec<u8>>, records: &[R], trailers: &mut Trailers) -> Written {
         e.array(records.len() as u64)?;
         for record in records {
             let hash = record.explicit_hash_key();
@@ -78,7 +80,7 @@ impl CborBody {
                 2
             };
             e.map(entries)?.str(DATA)?.bytes_len(record.data_len() as u64)?;
-            record.write_data(e.writer_mut());
+            record.write_data(e.writer_mut(), trailers);
             match record.partition_key() {
                 Some(key) => e.str(PARTITION_KEY)?.str(key).map(drop)?,
                 None => e.writer_mut().extend_from_slice(&self.static_key),

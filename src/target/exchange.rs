@@ -3,7 +3,7 @@
 
 use crate::aggregate::{self, Aggregate};
 use crate::config::TargetConfig;
-use crate::encode::{Protocol, PutRecordsEncoder, Wire};
+use crate::encode::{Protocol, PutRecordsEncoder, Trailers, Wire};
 use crate::endpoint::Scheme;
 use crate::record::Record;
 use crate::report::{Failure, Origin, codes};
@@ -84,10 +84,10 @@ impl Wire for OnWire<'_> {
             Entry::Packed(a) => a.encoded_len(),
         }
     }
-    fn write_data(&self, out: &mut Vec<u8>) {
+    fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
         match self.entry {
-            Entry::Plain(record) => record.write_data(out),
-            Entry::Packed(a) => a.encode_into(out),
+            Entry::Plain(record) => record.write_data(out, trailers),
+            Entry::Packed(a) => trailers.md5_after(a.encode_unsealed_into(out)),
         }
     }
     fn partition_key(&self) -> Option<&str> {
@@ -244,14 +244,55 @@ mod tests {
     use crate::encode::StreamRef;
 
     fn packed() -> (Aggregate, Waiting) {
+        packed_of(7, 300)
+    }
+
+    /// An aggregate of two events, the second of `bytes` bytes, pinned to `hash_key`.
+    fn packed_of(hash_key: u128, bytes: usize) -> (Aggregate, Waiting) {
         let placement = Placement {
-            group: Group::Key(7),
-            hash_key: 7,
+            group: Group::Key(hash_key),
+            hash_key,
         };
         let mut aggregate = Aggregate::new(Record::new(1, b"first".to_vec()), "pk", placement, None);
-        aggregate.push(Record::new(2, vec![0xF3; 300]), "pk", 7);
+        let data: Vec<u8> = (0..bytes).map(|i| (i as u128 * 13 + hash_key) as u8).collect();
+        aggregate.push(Record::new(2, data), "pk", hash_key);
         let entry = Entry::new(aggregate.clone());
-        (aggregate, Waiting::new(entry, 7, 0))
+        (aggregate, Waiting::new(entry, hash_key, 0))
+    }
+
+    #[test]
+    fn a_cbor_body_of_many_aggregates_carries_each_with_the_md5_of_its_own_protobuf() {
+        // Lengths either side of MD5's block and padding edges, more than
+        // four so lanes take a second message, and a plain record among them.
+        let sizes = [300, 40, 41, 100_000, 0, 103, 5_000, 64, 51_200];
+        let (aggregates, mut items): (Vec<Aggregate>, Vec<Waiting>) = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| packed_of(i as u128 + 1, n))
+            .unzip();
+        items.insert(3, Waiting::new(Entry::Plain(Record::new(9, b"plain".to_vec())), 0, 0));
+        let encoder = PutRecordsEncoder::with_protocol(Protocol::Cbor, &StreamRef::Name("s".into()), "pk", None);
+        let body = body(&encoder, &items);
+        let d = &mut minicbor::Decoder::new(&body);
+        d.map().unwrap();
+        d.str().unwrap();
+        d.str().unwrap();
+        d.str().unwrap();
+        assert_eq!(d.array().unwrap(), Some(items.len() as u64));
+        let mut data = Vec::new();
+        for _ in 0..items.len() {
+            let entries = d.map().unwrap().unwrap();
+            assert_eq!(d.str().unwrap(), "Data");
+            data.push(d.bytes().unwrap().to_vec());
+            for _ in 0..entries * 2 - 2 {
+                d.skip().unwrap();
+            }
+        }
+        let plain = data.remove(3);
+        assert_eq!(plain, b"plain");
+        for (i, (got, aggregate)) in data.iter().zip(&aggregates).enumerate() {
+            assert_eq!(got, &aggregate.encode(), "aggregate {i} of {} bytes", sizes[i]);
+        }
     }
 
     #[test]
