@@ -2,7 +2,8 @@
 //! Amazon Kinesis Data Streams.
 //!
 //! The event's path through the modules: [`config`] (with [`cron`]) -> [`normalize`] ->
-//! [`partition_key`] -> [`batch`] (with [`aggregate`] and [`shards`]) -> [`encode`] ->
+//! [`partition_key`] -> [`batch`] (with [`aggregate`] and [`shards`]) -> [`encode`] (with
+//! [`md5x4`] for the aggregates' trailers) ->
 //! [`sign`] (keys from [`credentials`], the body's hash from [`digest`]) -> [`send`] (over `wasi_http` in a component) ->
 //! [`response`] -> [`retry`] -> [`report`] and [`stats`]; [`target`] drives it.
 //! Each module owns its settings types and [`config`] builds them: no stage
