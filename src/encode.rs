@@ -73,6 +73,13 @@ pub trait Wire {
     fn data(&self) -> Cow<'_, [u8]>;
     /// Bytes of its data, without building it.
     fn data_len(&self) -> usize;
+    /// Its data as [`Self::data`] gives it, but for a record made for the
+    /// request (an aggregate) possibly with its MD5 trailer left to fill:
+    /// then with the span of the data that trailer covers. A JSON body seals
+    /// four records' trailers at a time ([`seal`]) before it base64s them.
+    fn data_unsealed(&self) -> (Cow<'_, [u8]>, Option<Range<usize>>) {
+        (self.data(), None)
+    }
     /// Appends its data (`data_len` bytes) to the body `out`: a record made
     /// for the request writes itself straight into the body, not into a
     /// buffer of its own first. What it leaves in `trailers` is filled in
@@ -111,6 +118,26 @@ impl Trailers {
     }
 }
 
+/// Writes the MD5 trailers [`Wire::data_unsealed`] left open, all of them
+/// at once.
+fn seal(data: &mut [(Cow<'_, [u8]>, Option<Range<usize>>)]) {
+    if data.iter().all(|(_, span)| span.is_none()) {
+        return;
+    }
+    let open: Vec<(&[u8], Range<usize>)> = data
+        .iter()
+        .filter_map(|(bytes, span)| span.clone().map(|span| (&bytes[..], span)))
+        .collect();
+    let messages: Vec<&[u8]> = open.iter().map(|(bytes, span)| &bytes[span.clone()]).collect();
+    let digests = crate::md5x4::digests(&messages);
+    let spans = data
+        .iter_mut()
+        .filter_map(|(bytes, span)| span.clone().map(|span| (bytes, span)));
+    for ((bytes, span), digest) in spans.zip(digests) {
+        bytes.to_mut()[span.end..span.end + 16].copy_from_slice(&digest);
+    }
+}
+
 impl Wire for Record {
     fn data(&self) -> Cow<'_, [u8]> {
         Cow::Borrowed(&self.data)
@@ -129,6 +156,9 @@ impl<W: Wire + ?Sized> Wire for &W {
     }
     fn data_len(&self) -> usize {
         (*self).data_len()
+    }
+    fn data_unsealed(&self) -> (Cow<'_, [u8]>, Option<Range<usize>>) {
+        (*self).data_unsealed()
     }
     fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
         (*self).write_data(out, trailers)

@@ -85,39 +85,41 @@ async fn binary_events_arrive_byte_for_byte_with_the_configured_key() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn aggregates_in_a_cbor_body_each_end_with_the_md5_of_their_own_protobuf() {
-    // The component hashes a body's aggregates four side by side in wasm
+async fn aggregates_in_either_protocol_each_end_with_the_md5_of_their_own_protobuf() {
+    // The component hashes a request's aggregates four side by side in wasm
     // SIMD lanes (src/md5x4.rs); the unit tests run the native build of the
     // same code, so this is where the lanes the component runs are checked.
-    let ep = endpoint().await;
-    let mut t = tenant(&config(
-        &ep.url(),
-        DEFAULT_SECRET_KEY,
-        serde_json::json!({"aggregation": true, "protocol": "cbor", "shard_pacing": false}),
-    ))
-    .await;
-    let events = varied_events(0..6000);
-    let mut settled = t.push(&events).await;
-    settled.append(t.flush().await);
-    assert_eq!((settled.len(), t.tally.delivered), (6000, 6000));
-    let stored = ep.records("logs");
-    assert!(
-        stored.len() >= 9,
-        "aggregates of varied lengths, more than four a body: {}",
-        stored.len()
-    );
-    for (i, r) in stored.iter().enumerate() {
-        let (head, rest) = r.data.split_at(4);
-        let (protobuf, trailer) = rest.split_at(rest.len() - 16);
-        assert_eq!(head, [0xF3, 0x89, 0x9A, 0xC2], "record {i}: the KPL magic");
-        assert_eq!(
-            trailer,
-            md5::compute(protobuf).0,
-            "record {i} of {} bytes: the MD5 of its protobuf",
-            r.data.len()
+    for protocol in ["cbor", "json"] {
+        let ep = endpoint().await;
+        let mut t = tenant(&config(
+            &ep.url(),
+            DEFAULT_SECRET_KEY,
+            serde_json::json!({"aggregation": true, "protocol": protocol, "shard_pacing": false}),
+        ))
+        .await;
+        let events = varied_events(0..6000);
+        let mut settled = t.push(&events).await;
+        settled.append(t.flush().await);
+        assert_eq!((settled.len(), t.tally.delivered), (6000, 6000), "{protocol}");
+        let stored = ep.records("logs");
+        assert!(
+            stored.len() >= 9,
+            "{protocol}: aggregates of varied lengths, more than four a body: {}",
+            stored.len()
         );
+        for (i, r) in stored.iter().enumerate() {
+            let (head, rest) = r.data.split_at(4);
+            let (protobuf, trailer) = rest.split_at(rest.len() - 16);
+            assert_eq!(head, [0xF3, 0x89, 0x9A, 0xC2], "{protocol} record {i}: the KPL magic");
+            assert_eq!(
+                trailer,
+                md5::compute(protobuf).0,
+                "{protocol} record {i} of {} bytes: the MD5 of its protobuf",
+                r.data.len()
+            );
+        }
+        ep.shutdown().await;
     }
-    ep.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

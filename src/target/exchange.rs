@@ -11,6 +11,7 @@ use crate::response::{self, PutRecordsResponse, RecordResult};
 use crate::send::{Exchanged, HttpRequest, Method};
 use crate::sign::Signer;
 use std::borrow::Cow;
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 /// What one Kinesis record of a request carries.
@@ -82,6 +83,16 @@ impl Wire for OnWire<'_> {
         match self.entry {
             Entry::Plain(record) => record.data_len(),
             Entry::Packed(a) => a.encoded_len(),
+        }
+    }
+    fn data_unsealed(&self) -> (Cow<'_, [u8]>, Option<Range<usize>>) {
+        match self.entry {
+            Entry::Plain(record) => record.data_unsealed(),
+            Entry::Packed(a) => {
+                let mut out = Vec::with_capacity(a.encoded_len());
+                let protobuf = a.encode_unsealed_into(&mut out);
+                (Cow::Owned(out), Some(protobuf))
+            }
         }
     }
     fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
@@ -260,17 +271,34 @@ mod tests {
         (aggregate, Waiting::new(entry, hash_key, 0))
     }
 
-    #[test]
-    fn a_cbor_body_of_many_aggregates_carries_each_with_the_md5_of_its_own_protobuf() {
-        // Lengths either side of MD5's block and padding edges, more than
-        // four so lanes take a second message, and a plain record among them.
-        let sizes = [300, 40, 41, 100_000, 0, 103, 5_000, 64, 51_200];
-        let (aggregates, mut items): (Vec<Aggregate>, Vec<Waiting>) = sizes
+    /// Aggregates whose lengths fall either side of MD5's block and padding
+    /// edges, more than four so lanes take a second message, with a plain
+    /// record fourth; and their sizes.
+    const MANY: [usize; 9] = [300, 40, 41, 100_000, 0, 103, 5_000, 64, 51_200];
+
+    fn many_aggregates() -> (Vec<Aggregate>, Vec<Waiting>) {
+        let (aggregates, mut items): (Vec<Aggregate>, Vec<Waiting>) = MANY
             .iter()
             .enumerate()
             .map(|(i, &n)| packed_of(i as u128 + 1, n))
             .unzip();
         items.insert(3, Waiting::new(Entry::Plain(Record::new(9, b"plain".to_vec())), 0, 0));
+        (aggregates, items)
+    }
+
+    /// Each record's data in a body of [`many_aggregates`] is its own:
+    /// the plain record's bytes, each aggregate's `encode()`.
+    fn assert_many_aggregates(mut data: Vec<Vec<u8>>, aggregates: &[Aggregate]) {
+        assert_eq!(data.len(), aggregates.len() + 1);
+        assert_eq!(data.remove(3), b"plain");
+        for (i, (got, aggregate)) in data.iter().zip(aggregates).enumerate() {
+            assert_eq!(got, &aggregate.encode(), "aggregate {i} of {} bytes", MANY[i]);
+        }
+    }
+
+    #[test]
+    fn a_cbor_body_of_many_aggregates_carries_each_with_the_md5_of_its_own_protobuf() {
+        let (aggregates, items) = many_aggregates();
         let encoder = PutRecordsEncoder::with_protocol(Protocol::Cbor, &StreamRef::Name("s".into()), "pk", None);
         let body = body(&encoder, &items);
         let d = &mut minicbor::Decoder::new(&body);
@@ -288,11 +316,25 @@ mod tests {
                 d.skip().unwrap();
             }
         }
-        let plain = data.remove(3);
-        assert_eq!(plain, b"plain");
-        for (i, (got, aggregate)) in data.iter().zip(&aggregates).enumerate() {
-            assert_eq!(got, &aggregate.encode(), "aggregate {i} of {} bytes", sizes[i]);
-        }
+        assert_many_aggregates(data, &aggregates);
+    }
+
+    #[test]
+    fn a_json_body_of_many_aggregates_carries_each_with_the_md5_of_its_own_protobuf() {
+        let (aggregates, items) = many_aggregates();
+        let encoder = PutRecordsEncoder::new(&StreamRef::Name("s".into()), "pk", None);
+        let body: serde_json::Value = serde_json::from_slice(&body(&encoder, &items)).unwrap();
+        let data = body["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                base64_simd::STANDARD
+                    .decode_to_vec(r["Data"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect();
+        assert_many_aggregates(data, &aggregates);
     }
 
     #[test]
