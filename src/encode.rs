@@ -77,7 +77,7 @@ pub trait Wire {
     /// request (an aggregate) possibly with its MD5 trailer left to fill:
     /// then with the span of the data that trailer covers. A JSON body seals
     /// four records' trailers at a time ([`seal`]) before it base64s them.
-    fn data_unsealed(&self) -> (Cow<'_, [u8]>, Option<Range<usize>>) {
+    fn data_unsealed(&self) -> Unsealed<'_> {
         (self.data(), None)
     }
     /// Appends its data (`data_len` bytes) to the body `out`: a record made
@@ -118,17 +118,20 @@ impl Trailers {
     }
 }
 
+/// A record's data from [`Wire::data_unsealed`], with the span its open
+/// MD5 trailer covers (the trailer is the 16 bytes after it).
+pub type Unsealed<'a> = (Cow<'a, [u8]>, Option<Range<usize>>);
+
 /// Writes the MD5 trailers [`Wire::data_unsealed`] left open, all of them
 /// at once.
-fn seal(data: &mut [(Cow<'_, [u8]>, Option<Range<usize>>)]) {
+fn seal(data: &mut [Unsealed<'_>]) {
     if data.iter().all(|(_, span)| span.is_none()) {
         return;
     }
-    let open: Vec<(&[u8], Range<usize>)> = data
+    let messages: Vec<&[u8]> = data
         .iter()
-        .filter_map(|(bytes, span)| span.clone().map(|span| (&bytes[..], span)))
+        .filter_map(|(bytes, span)| span.clone().map(|span| &bytes[span]))
         .collect();
-    let messages: Vec<&[u8]> = open.iter().map(|(bytes, span)| &bytes[span.clone()]).collect();
     let digests = crate::md5x4::digests(&messages);
     let spans = data
         .iter_mut()
@@ -157,7 +160,7 @@ impl<W: Wire + ?Sized> Wire for &W {
     fn data_len(&self) -> usize {
         (*self).data_len()
     }
-    fn data_unsealed(&self) -> (Cow<'_, [u8]>, Option<Range<usize>>) {
+    fn data_unsealed(&self) -> Unsealed<'_> {
         (*self).data_unsealed()
     }
     fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {

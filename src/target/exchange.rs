@@ -3,7 +3,7 @@
 
 use crate::aggregate::{self, Aggregate};
 use crate::config::TargetConfig;
-use crate::encode::{Protocol, PutRecordsEncoder, Trailers, Wire};
+use crate::encode::{Protocol, PutRecordsEncoder, Trailers, Unsealed, Wire};
 use crate::endpoint::Scheme;
 use crate::record::Record;
 use crate::report::{Failure, Origin, codes};
@@ -11,7 +11,6 @@ use crate::response::{self, PutRecordsResponse, RecordResult};
 use crate::send::{Exchanged, HttpRequest, Method};
 use crate::sign::Signer;
 use std::borrow::Cow;
-use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 /// What one Kinesis record of a request carries.
@@ -85,7 +84,7 @@ impl Wire for OnWire<'_> {
             Entry::Packed(a) => a.encoded_len(),
         }
     }
-    fn data_unsealed(&self) -> (Cow<'_, [u8]>, Option<Range<usize>>) {
+    fn data_unsealed(&self) -> Unsealed<'_> {
         match self.entry {
             Entry::Plain(record) => record.data_unsealed(),
             Entry::Packed(a) => {
