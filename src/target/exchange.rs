@@ -270,11 +270,13 @@ mod tests {
         (aggregate, Waiting::new(entry, hash_key, 0))
     }
 
-    /// Aggregates whose lengths fall either side of MD5's block and padding
-    /// edges, more than four so lanes take a second message, with a plain
-    /// record fourth; and their sizes.
+    /// Sizes of the aggregates of [`many_aggregates`]: either side of MD5's
+    /// block and padding edges, and more than four, so lanes take a second
+    /// message.
     const MANY: [usize; 9] = [300, 40, 41, 100_000, 0, 103, 5_000, 64, 51_200];
 
+    /// Aggregates of the [`MANY`] sizes, and the entries of a request that
+    /// carries them with a plain record fourth.
     fn many_aggregates() -> (Vec<Aggregate>, Vec<Waiting>) {
         let (aggregates, mut items): (Vec<Aggregate>, Vec<Waiting>) = MANY
             .iter()
