@@ -69,24 +69,23 @@ enum Format {
 /// aggregate of events (see [`crate::aggregate`]).
 pub trait Wire {
     /// Its data: borrowed for an event, built for a record made for the
-    /// request (an aggregate).
-    fn data(&self) -> Cow<'_, [u8]>;
+    /// request (an aggregate), whose MD5 trailer may be left to fill: then
+    /// with the span of the data that trailer covers. A JSON body seals four
+    /// records' trailers at a time ([`seal`]) before it base64s them.
+    fn data(&self) -> Unsealed<'_>;
     /// Bytes of its data, without building it.
     fn data_len(&self) -> usize;
-    /// Its data as [`Self::data`] gives it, but for a record made for the
-    /// request (an aggregate) possibly with its MD5 trailer left to fill:
-    /// then with the span of the data that trailer covers. A JSON body seals
-    /// four records' trailers at a time ([`seal`]) before it base64s them.
-    fn data_unsealed(&self) -> Unsealed<'_> {
-        (self.data(), None)
-    }
-    /// Appends its data (`data_len` bytes) to the body `out`: a record made
-    /// for the request writes itself straight into the body, not into a
-    /// buffer of its own first. What it leaves in `trailers` is filled in
-    /// once the whole body is written.
+    /// Appends its data (`data_len` bytes) to the body `out`, an open
+    /// trailer to `trailers`, filled once the whole body is written. A
+    /// record made for the request writes itself straight into the body,
+    /// not into a buffer of its own first.
     fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
-        let _ = trailers;
-        out.extend_from_slice(&self.data());
+        let start = out.len();
+        let (data, open) = self.data();
+        out.extend_from_slice(&data);
+        if let Some(span) = open {
+            trailers.md5_after(start + span.start..start + span.end);
+        }
     }
     /// `None`: the encoder's static key.
     fn partition_key(&self) -> Option<&str>;
@@ -118,12 +117,11 @@ impl Trailers {
     }
 }
 
-/// A record's data from [`Wire::data_unsealed`], with the span its open
-/// MD5 trailer covers (the trailer is the 16 bytes after it).
+/// A record's data from [`Wire::data`], with the span its open MD5
+/// trailer covers, if it has one (the trailer is the 16 bytes after it).
 pub type Unsealed<'a> = (Cow<'a, [u8]>, Option<Range<usize>>);
 
-/// Writes the MD5 trailers [`Wire::data_unsealed`] left open, all of them
-/// at once.
+/// Writes the MD5 trailers [`Wire::data`] left open, all of them at once.
 fn seal(data: &mut [Unsealed<'_>]) {
     if data.iter().all(|(_, span)| span.is_none()) {
         return;
@@ -142,8 +140,8 @@ fn seal(data: &mut [Unsealed<'_>]) {
 }
 
 impl Wire for Record {
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.data)
+    fn data(&self) -> Unsealed<'_> {
+        (Cow::Borrowed(&self.data), None)
     }
     fn data_len(&self) -> usize {
         self.data.len()
@@ -154,14 +152,11 @@ impl Wire for Record {
 }
 
 impl<W: Wire + ?Sized> Wire for &W {
-    fn data(&self) -> Cow<'_, [u8]> {
+    fn data(&self) -> Unsealed<'_> {
         (*self).data()
     }
     fn data_len(&self) -> usize {
         (*self).data_len()
-    }
-    fn data_unsealed(&self) -> Unsealed<'_> {
-        (*self).data_unsealed()
     }
     fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
         (*self).write_data(out, trailers)
@@ -226,20 +221,17 @@ impl PutRecordsEncoder {
 }
 
 /// A record made for a request with its own key and hash key, as an
-/// aggregate is (data built on demand, written straight into the body).
+/// aggregate is (data built on demand).
 #[cfg(test)]
 struct Built(Vec<u8>);
 
 #[cfg(test)]
 impl Wire for Built {
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(self.0.clone())
+    fn data(&self) -> Unsealed<'_> {
+        (Cow::Owned(self.0.clone()), None)
     }
     fn data_len(&self) -> usize {
         self.0.len()
-    }
-    fn write_data(&self, out: &mut Vec<u8>, _: &mut Trailers) {
-        out.extend_from_slice(&self.0);
     }
     fn partition_key(&self) -> Option<&str> {
         Some("k")

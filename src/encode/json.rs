@@ -71,7 +71,7 @@ impl JsonBody {
         let mut data = Vec::with_capacity(4);
         for (c, chunk) in records.chunks(4).enumerate() {
             data.clear();
-            data.extend(chunk.iter().map(Wire::data_unsealed));
+            data.extend(chunk.iter().map(Wire::data));
             seal(&mut data);
             for (i, (record, (bytes, _))) in chunk.iter().zip(&data).enumerate() {
                 self.write_record(&mut body, c + i > 0, record, bytes);

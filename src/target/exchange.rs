@@ -72,26 +72,20 @@ struct OnWire<'a> {
 
 /// A plain entry goes as its record does; an aggregate is built.
 impl Wire for OnWire<'_> {
-    fn data(&self) -> Cow<'_, [u8]> {
+    fn data(&self) -> Unsealed<'_> {
         match self.entry {
             Entry::Plain(record) => record.data(),
-            Entry::Packed(a) => Cow::Owned(a.encode()),
+            Entry::Packed(a) => {
+                let mut out = Vec::with_capacity(a.encoded_len());
+                let protobuf = a.encode_unsealed_into(&mut out);
+                (Cow::Owned(out), Some(protobuf))
+            }
         }
     }
     fn data_len(&self) -> usize {
         match self.entry {
             Entry::Plain(record) => record.data_len(),
             Entry::Packed(a) => a.encoded_len(),
-        }
-    }
-    fn data_unsealed(&self) -> Unsealed<'_> {
-        match self.entry {
-            Entry::Plain(record) => record.data_unsealed(),
-            Entry::Packed(a) => {
-                let mut out = Vec::with_capacity(a.encoded_len());
-                let protobuf = a.encode_unsealed_into(&mut out);
-                (Cow::Owned(out), Some(protobuf))
-            }
         }
     }
     fn write_data(&self, out: &mut Vec<u8>, trailers: &mut Trailers) {
