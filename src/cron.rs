@@ -5,7 +5,7 @@
 //! Parsing and matching are the `croner` crate's, with POSIX semantics:
 //! Sunday is 0 or 7, and when both day-of-month and day-of-week are
 //! restricted a day matching either runs. croner is used without a date
-//! library: [`At`] hands it plain seconds, which keeps ~7.5 KB of `chrono`
+//! library: `At` hands it plain seconds, which keeps ~7.5 KB of `chrono`
 //! out of the component. Here: the five-field and character rules croner
 //! leaves open (it also takes seconds, names, `L`, `W`, `#`, `?`), errors
 //! that name the field, and the next matching minute after an instant.

@@ -71,7 +71,7 @@ pub trait Wire {
     /// Its data: borrowed for an event, built for a record made for the
     /// request (an aggregate), whose MD5 trailer may be left to fill: then
     /// with the span of the data that trailer covers. A JSON body seals four
-    /// records' trailers at a time ([`seal`]) before it base64s them.
+    /// records' trailers at a time (`seal`) before it base64s them.
     fn data(&self) -> Unsealed<'_>;
     /// Bytes of its data, without building it.
     fn data_len(&self) -> usize;

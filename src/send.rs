@@ -1,6 +1,6 @@
 //! Sending: the HTTP exchange, behind a trait so the same delivery logic runs
 //! inside wasmtime (over `wasi:http`) and natively in tests and benchmarks,
-//! and [`exchange_blocking`], the one way of sending that waits.
+//! and `exchange_blocking`, the one way of sending that waits.
 //!
 //! Exchanges are started and then advanced without blocking, so several
 //! PutRecords requests can be in flight at once; only [`Transport::wait`]

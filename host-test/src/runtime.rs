@@ -9,7 +9,7 @@
 //! credential chain's `AWS_*` variables and its token files' directories,
 //! read-only.
 //!
-//! By concern: [`bindings`] (the world), `state` (WASI views, memory
+//! By concern: `bindings` (the world), `state` (WASI views, memory
 //! limiter, outbound hook), `budget` (epoch deadlines, pooling), `traps`
 //! (failure codes), [`TargetInstance`] (the calls), `event_batch`.
 

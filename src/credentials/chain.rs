@@ -30,7 +30,7 @@ pub enum ChainSource {
 }
 
 /// Which provider the chain asks in `env`: the first one set up. The one
-/// rule for both the chain ([`resolve`]) and the endpoints a host allows
+/// rule for both the chain (`resolve`) and the endpoints a host allows
 /// ([`crate::reach`]).
 ///
 /// ```
