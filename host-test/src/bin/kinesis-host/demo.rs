@@ -69,7 +69,7 @@ impl Demo {
     /// Prints what the endpoint holds: per shard, and the first records.
     pub fn show_arrivals(&self) {
         let records = self.endpoint.records(STREAM);
-        println!(
+        out!(
             "\nthe local endpoint holds {} records in stream {STREAM}:",
             records.len()
         );
@@ -77,12 +77,12 @@ impl Demo {
         shards.dedup();
         for shard in shards {
             let n = records.iter().filter(|r| r.shard_id == shard).count();
-            println!("  {shard}: {n} records");
+            out!("  {shard}: {n} records");
         }
         for r in records.iter().take(3) {
             let text = String::from_utf8_lossy(&r.data);
             let shown: String = text.chars().take(100).collect();
-            println!("  seq {} key {:?}: {shown}", r.sequence_number, r.partition_key);
+            out!("  seq {} key {:?}: {shown}", r.sequence_number, r.partition_key);
         }
     }
 

@@ -8,6 +8,14 @@
 //! every event that failed for good is kept, replayable; `--follow` reads a
 //! file as it grows (README "Running it as a service").
 
+/// `println!` for the report, through [`stdout::line`]: no panic when the
+/// reader closed the pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::stdout::line(format_args!($($arg)*))
+    };
+}
+
 mod checkpoint;
 mod dead_letter;
 mod demo;
@@ -16,6 +24,7 @@ mod input;
 mod ledger;
 mod service;
 mod signals;
+mod stdout;
 mod summary;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -408,7 +417,7 @@ async fn run(args: RunArgs) -> Result<u8, String> {
     let mut summary = summary::Summary::new(&tenants, stats, &crons, lines, skipped, started.elapsed());
     summary.service = report;
     match args.report {
-        ReportFormat::Json => println!("{}", serde_json::to_string(&summary).unwrap_or_default()),
+        ReportFormat::Json => out!("{}", serde_json::to_string(&summary).unwrap_or_default()),
         ReportFormat::Text => summary.print_text(),
     }
     if let Some(d) = demo {

@@ -59,18 +59,19 @@ impl ServiceReport {
     pub fn print_text(&self) {
         if let Some(c) = &self.checkpoint {
             if let Some(why) = &c.reset {
-                println!("checkpoint {}: {why}", c.path);
+                out!("checkpoint {}: {why}", c.path);
             }
             if let Some(line) = self.resumed_from_line {
                 let file = c.resumed_in.as_deref().map(|f| format!(" of {f}")).unwrap_or_default();
-                println!(
+                out!(
                     "resumed at line {line}{file} from checkpoint {} ({} lines before it not read again)",
-                    c.path, self.skipped_by_checkpoint
+                    c.path,
+                    self.skipped_by_checkpoint
                 );
             }
             match (&c.file, c.line, &c.error) {
-                (_, _, Some(e)) => println!("checkpoint NOT saved: {e}"),
-                (Some(file), Some(line), None) => println!(
+                (_, _, Some(e)) => out!("checkpoint NOT saved: {e}"),
+                (Some(file), Some(line), None) => out!(
                     "checkpoint {}: the next run starts at line {line} of {file}{}",
                     c.path,
                     match c.unsettled {
@@ -82,17 +83,17 @@ impl ServiceReport {
             }
         }
         if !self.dead_letter_files.is_empty() {
-            println!(
+            out!(
                 "dead letters: {} events written to {} (why: the .jsonl beside it; replay with --input)",
                 self.dead_letters,
                 self.dead_letter_files.join(", ")
             );
         }
         if self.rotations > 0 {
-            println!("followed the input through {} rotations", self.rotations);
+            out!("followed the input through {} rotations", self.rotations);
         }
         if let Some(signal) = &self.stopped_by {
-            println!(
+            out!(
                 "stopped by {signal}{}",
                 if self.interrupted {
                     ": a second signal stopped the flush (Interrupted)"

@@ -152,9 +152,10 @@ impl Summary {
     }
 
     pub fn print_text(&self) {
-        println!(
+        out!(
             "{} events read ({} empty lines skipped)",
-            self.events, self.skipped_lines
+            self.events,
+            self.skipped_lines
         );
         for t in &self.targets {
             let pipelines = if t.pipelines.is_empty() {
@@ -167,43 +168,49 @@ impl Summary {
             } else {
                 " [disabled: status false, nothing sent]"
             };
-            println!(
+            out!(
                 "target {} -> stream {} at {} (pipelines: {pipelines}){disabled}",
-                t.name, t.stream, t.endpoint
+                t.name,
+                t.stream,
+                t.endpoint
             );
             if let Some(secs) = t.interval_s {
-                println!("  scheduled every {secs} s (interval); flushed at end of input");
+                out!("  scheduled every {secs} s (interval); flushed at end of input");
             }
             if let Some(cron) = &t.cron {
-                println!("  scheduled by cron {cron}; flushed at end of input");
+                out!("  scheduled by cron {cron}; flushed at end of input");
             }
-            println!(
+            out!(
                 "  delivered {}, failed {}, requests {}, bytes sent {}",
-                t.tally.delivered, t.tally.failed, t.tally.requests, t.tally.bytes_sent
+                t.tally.delivered,
+                t.tally.failed,
+                t.tally.requests,
+                t.tally.bytes_sent
             );
             for (code, n) in &t.tally.failed_by_code {
                 if code == DONT_SEND_LOGS {
-                    println!("  logged and not sent (debug.dont_send_logs): {n}");
+                    out!("  logged and not sent (debug.dont_send_logs): {n}");
                 } else {
-                    println!("  failed {code}: {n}");
+                    out!("  failed {code}: {n}");
                 }
             }
             if let Some(c) = t.component.as_ref().filter(|c| c.retries > 0) {
-                println!(
+                out!(
                     "  records sent again {} (after ambiguous failures, possible duplicates: {})",
-                    c.retries, c.ambiguous_retries
+                    c.retries,
+                    c.ambiguous_retries
                 );
             }
             if t.tally.backpressure_waits > 0 {
-                println!(
+                out!(
                     "  buffer full {} times: the rest was offered again (max_buffer_size)",
                     t.tally.backpressure_waits
                 );
             }
             if let (Some(code), Some(why)) = (&t.stopped, &t.trapped) {
-                println!("  the instance stopped ({code}): {why}");
+                out!("  the instance stopped ({code}): {why}");
             }
-            println!(
+            out!(
                 "  memory {} KiB of {} KiB{}",
                 t.host.memory_bytes / 1024,
                 t.host.memory_limit / 1024,
@@ -213,14 +220,14 @@ impl Summary {
                 }
             );
             if t.tally.protocol_errors > 0 {
-                println!(
+                out!(
                     "  protocol errors (outcomes missing or duplicated): {}",
                     t.tally.protocol_errors
                 );
             }
             for shard in t.component.iter().flat_map(|c| &c.shards) {
                 if let Some(line) = at_limit_line(shard) {
-                    println!("  {line}");
+                    out!("  {line}");
                 }
             }
         }
@@ -230,21 +237,27 @@ impl Summary {
             .filter(|f| f.failure.code != DONT_SEND_LOGS)
             .take(10)
         {
-            println!(
+            out!(
                 "  failed event {} on {}: {}: {}",
-                f.failure.id, f.target, f.failure.code, f.failure.message
+                f.failure.id,
+                f.target,
+                f.failure.code,
+                f.failure.message
             );
         }
         if self.failures.len() > 10 {
-            println!(
+            out!(
                 "  ... and {} more failed events (use --report json for all)",
                 self.failures.len() - 10
             );
         }
         self.service.print_text();
-        println!(
+        out!(
             "delivered {}, failed {} in {:.2} s: {:.0} events/s",
-            self.delivered, self.failed, self.elapsed_s, self.events_per_s
+            self.delivered,
+            self.failed,
+            self.elapsed_s,
+            self.events_per_s
         );
     }
 }
