@@ -187,7 +187,8 @@ fn keep_freed_memory() {
 /// targets one after another anyway, so a second worker only took the
 /// connections' reads and writes, and handing them over cost more than it
 /// saved: one thread takes 0.78-0.92x the CPU with JSON, in the same wall
-/// time (BENCHMARKS.md, tenth pass). Input files, stdin and checkpoints have threads of their own.
+/// time (BENCHMARKS.md, tenth pass). Input files, stdin and checkpoints
+/// have threads of their own.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     keep_freed_memory();
